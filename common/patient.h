@@ -1,0 +1,86 @@
+/* patient: the Patient model and the batch validation rules of DESIGN.md s.2,
+ * implemented once and used by the gateway (before publishing) and the worker
+ * (before writing). */
+#ifndef PATIENTS_PATIENT_H
+#define PATIENTS_PATIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct json_object;
+
+#define PATIENT_BATCH_MAX 1000	/* patients per batch */
+#define PATIENT_ERRORS_MAX 100	/* errors reported per batch */
+#define PATIENT_JSON_DEPTH_MAX 16 /* nesting json-c is allowed to see */
+
+enum patient_gender {
+	PATIENT_GENDER_MALE = 1,
+	PATIENT_GENDER_FEMALE = 2,
+};
+
+/* A calendar date; also how "today" (UTC) is passed in so tests are
+ * deterministic. */
+struct patient_date {
+	int year, month, day;
+};
+
+/* One validated patient. Strings point into the json-c document owned by the
+ * batch (valid until patient_batch_free) and are NUL-terminated; optional
+ * fields are NULL when absent or null. */
+struct patient {
+	const char *code;
+	size_t code_len;
+	const char *first_name;
+	size_t first_name_len;
+	const char *last_name; /* NULL: absent or null */
+	size_t last_name_len;
+	enum patient_gender gender;
+	char birthdate[11]; /* "YYYY-MM-DD", validated */
+	const char *email; /* NULL: absent or null */
+	size_t email_len;
+};
+
+/* One problem found; index is the patient's position in the array, or -1
+ * for a problem with the batch itself (field "patients"). */
+struct patient_error {
+	int index;
+	char field[16];
+	char message[192];
+};
+
+struct patient_batch {
+	struct json_object *root; /* owned: the parsed body, or a reference */
+	struct patient *patients; /* owned array of count */
+	size_t count;
+	struct patient_error *errors; /* owned array of error_count */
+	size_t error_count;
+	bool errors_truncated; /* more than PATIENT_ERRORS_MAX were found */
+};
+
+/* Parses and validates a request body.
+ * Returns 0 when the batch is valid (out->patients filled);
+ * -EBADMSG when the body is not JSON, not a JSON object, nests deeper than
+ *   PATIENT_JSON_DEPTH_MAX or is not valid UTF-8 (an HTTP 400): one entry in
+ *   out->errors says why;
+ * -EINVAL when it is a JSON object that breaks the rules (an HTTP 422):
+ *   out->errors lists every problem, up to PATIENT_ERRORS_MAX;
+ * -ENOMEM on allocation failure.
+ * In every case out must be released with patient_batch_free(). */
+int patient_batch_parse(const char *body, size_t len, struct patient_date today,
+			struct patient_batch *out);
+
+/* Same rules for a body json-c already parsed (the worker's envelope).
+ * Takes a new reference on body; returns 0, -EINVAL or -ENOMEM as above. */
+int patient_batch_validate(struct json_object *body, struct patient_date today,
+			   struct patient_batch *out);
+
+/* Releases what a batch owns; safe on a zeroed or already freed batch. */
+void patient_batch_free(struct patient_batch *batch);
+
+/* "male" / "female". */
+const char *patient_gender_name(enum patient_gender gender);
+
+/* Today's date in UTC. */
+struct patient_date patient_date_today_utc(void);
+
+#endif
