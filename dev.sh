@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# The developer's entry point.
+#
+#   ./dev.sh up      install what is missing, build, start the local stack in .run/
+#   ./dev.sh down    stop everything `up` started
+#   ./dev.sh test    unit tests, fuzzing, then integration tests on a stack of their own
+#   ./dev.sh build   install what is missing and build (with sanitizers)
+#   ./dev.sh status  what is running
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")" && pwd)
+RUN=$SRC/.run
+cd "$SRC"
+# shellcheck source=tests/lib/stack.sh
+. "$SRC/tests/lib/stack.sh"
+
+# Debian packages: build tools, the libraries configure looks for, the real
+# peers the tests talk to (PostgreSQL server, kcat, Java + Maven only to run
+# the Kafka broker), and clang for the libFuzzer targets.
+PACKAGES=(
+	build-essential autoconf automake libtool pkg-config
+	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev
+	postgresql kcat curl openssl ca-certificates
+	default-jre-headless maven
+	clang libclang-rt-dev
+)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'dev.sh: %s\n' "$*" >&2; exit 1; }
+
+# clang's runtime package carries its version in its name on Debian 12.
+resolve_packages() {
+	local p v
+	for p in "${PACKAGES[@]}"; do
+		if [ "$p" = libclang-rt-dev ]; then
+			v=$(clang --version 2>/dev/null | sed -n 's/.*clang version \([0-9]*\).*/\1/p' | head -n 1)
+			[ -n "$v" ] || v=14
+			echo "libclang-rt-$v-dev"
+		else
+			echo "$p"
+		fi
+	done
+}
+
+install_deps() {
+	local missing=() p
+	for p in $(resolve_packages); do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] && return 0
+	say "installing ${missing[*]}"
+	local sudo=
+	if [ "$(id -u)" != 0 ]; then
+		command -v sudo >/dev/null || die "missing packages: ${missing[*]} (run as root or install sudo)"
+		sudo=sudo
+	fi
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+	$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+	# clang may have arrived only now: its runtime package follows its version.
+	missing=()
+	for p in $(resolve_packages); do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+	done
+	[ ${#missing[@]} -eq 0 ] ||
+		$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			"${missing[@]}" >/dev/null
+}
+
+# Builds in-tree with the given configure options, reconfiguring only when
+# they changed.
+build() {
+	local opts="$*"
+	[ -x configure ] || { say "autogen"; ./autogen.sh >/dev/null 2>&1 || ./autogen.sh; }
+	if [ ! -f config.status ] || [ "$(cat .configure-opts 2>/dev/null)" != "$opts" ] ||
+		[ configure -nt config.status ]; then
+		say "configure $opts"
+		# shellcheck disable=SC2086
+		./configure $opts >.run-configure.log 2>&1 || { cat .run-configure.log; die "configure failed"; }
+		echo "$opts" >.configure-opts
+	fi
+	say "make"
+	make -j"$(nproc)" >/dev/null || make
+}
+
+BUILD_OPTS="--enable-sanitizers --enable-fuzzing"
+
+cmd_build() {
+	install_deps
+	build $BUILD_OPTS
+}
+
+cmd_up() {
+	local t0=$SECONDS
+	cmd_build
+	say "starting PostgreSQL and Kafka under .run/"
+	mkdir -p "$RUN"
+	stack_up "$RUN" || die "the stack did not start (logs under .run/)"
+	say "ready in $((SECONDS - t0))s; source .run/stack.env"
+	cat "$RUN/stack.env"
+}
+
+cmd_down() {
+	[ -d "$RUN" ] || return 0
+	stack_down "$RUN"
+	say "stopped"
+}
+
+cmd_status() {
+	[ -f "$RUN/kafka.pid" ] && stack_pid_alive "$RUN/kafka.pid" && echo "kafka: running (pid $(cat "$RUN/kafka.pid"))" || echo "kafka: stopped"
+	[ -f "$RUN/pg.pid" ] && stack_pid_alive "$RUN/pg.pid" && echo "postgres: running (pid $(cat "$RUN/pg.pid"))" || echo "postgres: stopped"
+}
+
+# Counts from automake's TAP driver output ("# PASS:  N" ...).
+tap_count() {
+	local n
+	n=$(sed -n "s/^# $1: *\([0-9]*\)$/\1/p" "$2" | tail -n 1)
+	echo "${n:-0}"
+}
+
+cmd_test() {
+	local passed=0 failed=0 n log
+	cmd_build
+	log=$(mktemp)
+
+	say "unit tests (make check, ASan+UBSan)"
+	if make -j"$(nproc)" check >"$log" 2>&1; then :; fi
+	grep -E '^(PASS|FAIL|ERROR|XPASS|SKIP):' "$log" || true
+	passed=$((passed + $(tap_count PASS "$log")))
+	n=$(($(tap_count FAIL "$log") + $(tap_count ERROR "$log") + $(tap_count XPASS "$log")))
+	if ! grep -q '^# TOTAL:' "$log"; then
+		# make check never reached the tests: the build itself failed.
+		tail -n 40 "$log"
+		n=1
+	fi
+	failed=$((failed + n))
+	[ "$n" -eq 0 ] || { cat test-suite.log 2>/dev/null | tail -n 80 || true; }
+
+	if grep -q '^fuzz-run:' Makefile; then
+		say "fuzzing (libFuzzer, ${FUZZ_SECONDS:-30}s per target)"
+		if make fuzz-run FUZZ_SECONDS="${FUZZ_SECONDS:-30}" >"$log" 2>&1; then
+			grep -E '^(PASS|FAIL)' "$log" || true
+			passed=$((passed + 1))
+		else
+			tail -n 60 "$log"
+			echo "FAIL: fuzz-run"
+			failed=$((failed + 1))
+		fi
+	fi
+
+	say "integration tests (their own PostgreSQL and Kafka)"
+	if bash tests/integration/run.sh >"$log.int" 2>&1; then :; fi
+	cat "$log.int"
+	n=$(sed -n 's/^integration: \([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$log.int")
+	passed=$((passed + ${n:-0}))
+	n=$(sed -n 's/^integration: \([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$log.int")
+	[ -n "$n" ] || n=1 # the runner itself broke
+	failed=$((failed + n))
+	rm -f "$log" "$log.int"
+
+	echo "$passed passed, $failed failed"
+	[ "$failed" -eq 0 ]
+}
+
+case "${1:-}" in
+up) cmd_up ;;
+down) cmd_down ;;
+test) cmd_test ;;
+build) cmd_build ;;
+status) cmd_status ;;
+*)
+	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	[ -n "${1:-}" ] && exit 2
+	exit 0
+	;;
+esac

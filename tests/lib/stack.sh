@@ -1,0 +1,255 @@
+# shellcheck shell=bash
+# A throwaway PostgreSQL cluster and a single-node Apache Kafka broker (KRaft),
+# both living in one folder and stopped by their own pids. Sourced by dev.sh
+# (the stack under .run/) and by the integration tests (a stack of their own
+# under a temporary folder).
+#
+#   stack_up DIR       start both (idempotent), write DIR/stack.env
+#   stack_down DIR     stop what DIR's pid files name; leaves no process behind
+#   stack_pg_up DIR / stack_pg_down DIR / stack_kafka_up DIR / stack_kafka_down DIR
+#
+# Ports are picked free at first start and kept in DIR/ports so a restart
+# reuses them (clients keep working across a broker or database restart).
+
+STACK_KAFKA_VERSION=${STACK_KAFKA_VERSION:-3.9.1}
+STACK_CACHE=${PATIENTS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/patients-dev}
+STACK_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+STACK_TOPIC=${PATIENTS_TOPIC:-patients.v1}
+STACK_PARTITIONS=${STACK_PARTITIONS:-12}
+
+stack_log() { printf '%s\n' "stack: $*" >&2; }
+
+# The newest installed PostgreSQL server binaries (Debian keeps them out of PATH).
+stack_pg_bindir() {
+	local d
+	if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
+		pg_config --bindir
+		return
+	fi
+	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+	[ -n "$d" ] && [ -x "$d/initdb" ] || { stack_log "no PostgreSQL server found (apt-get install postgresql)"; return 1; }
+	echo "$d"
+}
+
+# initdb refuses to run as root; as root the cluster belongs to the postgres user.
+stack_pg_as() {
+	if [ "$(id -u)" = 0 ]; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+stack_port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Prints a free TCP port at or above $1 (skipping those in the rest of the args).
+stack_free_port() {
+	local p=$1 skip
+	shift
+	while :; do
+		skip=
+		for s in "$@"; do [ "$s" = "$p" ] && skip=1; done
+		if [ -z "$skip" ] && ! stack_port_busy "$p"; then
+			echo "$p"
+			return
+		fi
+		p=$((p + 1))
+	done
+}
+
+stack_pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# Sends TERM to the pid in a pid file, waits up to $2 seconds, then KILL.
+stack_stop_pid() {
+	local pidfile=$1 wait=${2:-20} pid i
+	[ -f "$pidfile" ] || return 0
+	pid=$(cat "$pidfile")
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid" 2>/dev/null
+		for ((i = 0; i < wait * 10; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	rm -f "$pidfile"
+}
+
+stack_ports() {
+	local dir=$1 base_pg=${STACK_PG_PORT_BASE:-54329} base_kafka=${STACK_KAFKA_PORT_BASE:-19092}
+	if [ ! -f "$dir/ports" ]; then
+		local pg kafka ctrl
+		pg=$(stack_free_port "$base_pg")
+		kafka=$(stack_free_port "$base_kafka" "$pg")
+		ctrl=$(stack_free_port $((kafka + 1)) "$pg" "$kafka")
+		printf 'PG_PORT=%s\nKAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "$pg" "$kafka" "$ctrl" >"$dir/ports"
+	fi
+	# shellcheck disable=SC1091
+	. "$dir/ports"
+}
+
+stack_pg_up() {
+	local dir=$1 bindir
+	mkdir -p "$dir"
+	stack_ports "$dir"
+	bindir=$(stack_pg_bindir) || return 1
+	if [ ! -f "$dir/pg/data/PG_VERSION" ]; then
+		mkdir -p "$dir/pg/data" "$dir/pg/sock"
+		# The postgres user must be able to reach its folders.
+		chmod 755 "$dir" "$dir/pg"
+		[ "$(id -u)" = 0 ] && chown -R postgres: "$dir/pg"
+		stack_pg_as "$bindir/initdb" -D "$dir/pg/data" -U postgres --auth=trust \
+			-E UTF8 --locale=C.UTF-8 >"$dir/pg/initdb.log" 2>&1 ||
+			{ stack_log "initdb failed, see $dir/pg/initdb.log"; return 1; }
+	fi
+	if ! stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
+		stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
+			-o "-p $PG_PORT -k $dir/pg/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100" \
+			start >/dev/null || { stack_log "PostgreSQL did not start, see $dir/pg/postgres.log"; return 1; }
+	fi
+	head -n 1 "$dir/pg/data/postmaster.pid" >"$dir/pg.pid"
+	if ! psql -X -q -h "$dir/pg/sock" -p "$PG_PORT" -U postgres -d postgres -tAc \
+		"select 1 from pg_database where datname = 'patients'" | grep -q 1; then
+		psql -X -q -h "$dir/pg/sock" -p "$PG_PORT" -U postgres -d postgres \
+			-c 'create database patients' >/dev/null || return 1
+	fi
+}
+
+stack_pg_down() {
+	local dir=$1 bindir
+	[ -f "$dir/pg/data/PG_VERSION" ] || return 0
+	bindir=$(stack_pg_bindir) || return 1
+	if stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
+		stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" -m fast -w -t 60 stop >/dev/null 2>&1
+	fi
+	# Whatever pg_ctl could not stop goes by its pid.
+	stack_stop_pid "$dir/pg.pid" 10
+}
+
+stack_kafka_libs() {
+	local libs="$STACK_CACHE/kafka-$STACK_KAFKA_VERSION/libs"
+	if [ ! -f "$libs/.complete" ]; then
+		stack_log "fetching Apache Kafka $STACK_KAFKA_VERSION jars from Maven Central into $libs"
+		rm -rf "$libs"
+		mvn -q -B -Dstyle.color=never -f "$STACK_SRC/tests/kafka/pom.xml" -Dkafka.version="$STACK_KAFKA_VERSION" \
+			dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$libs" >&2 ||
+			{ stack_log "mvn could not fetch the Kafka jars"; return 1; }
+		touch "$libs/.complete"
+	fi
+	echo "$libs"
+}
+
+# The JVM command line for a Kafka class; printed one word per line into the
+# array STACK_JAVA so the broker can be started with its own pid in $!.
+stack_kafka_cmd() {
+	local libs=$1 dir=$2
+	shift 2
+	STACK_JAVA=(java -Xms128m -Xmx512m -XX:+UseSerialGC -Djava.awt.headless=true
+		"-Dlog4j.configuration=file:$STACK_SRC/tests/kafka/log4j.properties"
+		"-Dkafka.log.dir=$dir/kafka" -cp "$libs/*" "$@")
+}
+
+stack_kafka_java() {
+	stack_kafka_cmd "$@"
+	"${STACK_JAVA[@]}"
+}
+
+stack_kafka_ready() {
+	local i
+	for ((i = 0; i < ${2:-600}; i++)); do
+		kcat -b "127.0.0.1:$1" -L -m 2 -J 2>/dev/null | grep -q '"brokers":\[{' && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+stack_kafka_topic() {
+	local libs=$1 dir=$2 topic=$3 parts=$4
+	if ! kcat -b "127.0.0.1:$KAFKA_PORT" -L -t "$topic" -J -m 5 2>/dev/null | grep -q '"partitions":\[{'; then
+		stack_kafka_java "$libs" "$dir" org.apache.kafka.tools.TopicCommand \
+			--bootstrap-server "127.0.0.1:$KAFKA_PORT" --create --if-not-exists \
+			--topic "$topic" --partitions "$parts" --replication-factor 1 >/dev/null ||
+			{ stack_log "could not create topic $topic"; return 1; }
+	fi
+}
+
+stack_kafka_up() {
+	local dir=$1 libs
+	mkdir -p "$dir/kafka"
+	stack_ports "$dir"
+	libs=$(stack_kafka_libs) || return 1
+	if ! stack_pid_alive "$dir/kafka.pid"; then
+		cat >"$dir/kafka/server.properties" <<-EOF
+			process.roles=broker,controller
+			node.id=1
+			controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+			listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+			advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+			controller.listener.names=CONTROLLER
+			inter.broker.listener.name=PLAINTEXT
+			listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+			log.dirs=$dir/kafka/data
+			num.partitions=1
+			auto.create.topics.enable=false
+			offsets.topic.replication.factor=1
+			offsets.topic.num.partitions=3
+			transaction.state.log.replication.factor=1
+			transaction.state.log.min.isr=1
+			group.initial.rebalance.delay.ms=0
+			message.max.bytes=4194304
+			log.retention.hours=-1
+		EOF
+		if [ ! -f "$dir/kafka/data/meta.properties" ]; then
+			stack_kafka_java "$libs" "$dir" kafka.tools.StorageTool format \
+				-t "$(stack_kafka_java "$libs" "$dir" kafka.tools.StorageTool random-uuid)" \
+				-c "$dir/kafka/server.properties" >"$dir/kafka/format.log" 2>&1 ||
+				{ stack_log "Kafka storage format failed, see $dir/kafka/format.log"; return 1; }
+		fi
+		stack_kafka_cmd "$libs" "$dir" kafka.Kafka "$dir/kafka/server.properties"
+		# A plain command in the background: $! is the JVM itself, not a subshell.
+		"${STACK_JAVA[@]}" >"$dir/kafka/stdout.log" 2>&1 </dev/null &
+		echo $! >"$dir/kafka.pid"
+		disown 2>/dev/null || true
+	fi
+	stack_kafka_ready "$KAFKA_PORT" 900 ||
+		{ stack_log "Kafka did not come up, see $dir/kafka/kafka.log"; return 1; }
+	stack_kafka_topic "$libs" "$dir" "$STACK_TOPIC" "$STACK_PARTITIONS" || return 1
+	stack_kafka_topic "$libs" "$dir" "$STACK_TOPIC.dlq" 1 || return 1
+}
+
+stack_kafka_down() {
+	stack_stop_pid "$1/kafka.pid" 30
+}
+
+stack_write_env() {
+	local dir=$1
+	stack_ports "$dir"
+	cat >"$dir/stack.env" <<-EOF
+		# Written by tests/lib/stack.sh; source it to reach this stack.
+		export PATIENTS_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT
+		export PATIENTS_TOPIC=$STACK_TOPIC
+		export PATIENTS_DLQ_TOPIC=$STACK_TOPIC.dlq
+		export PGHOST=$dir/pg/sock
+		export PGPORT=$PG_PORT
+		export PGDATABASE=patients
+		export PGUSER=postgres
+	EOF
+}
+
+stack_up() {
+	local dir=$1
+	mkdir -p "$dir"
+	stack_pg_up "$dir" || return 1
+	stack_kafka_up "$dir" || return 1
+	stack_write_env "$dir"
+}
+
+stack_down() {
+	local dir=$1
+	stack_kafka_down "$dir"
+	stack_pg_down "$dir"
+}
