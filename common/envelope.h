@@ -5,11 +5,16 @@
 #ifndef PATIENTS_ENVELOPE_H
 #define PATIENTS_ENVELOPE_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct json_object;
 
 #define ENVELOPE_VERSION 1
+#define ENVELOPE_TENANT_MAX 64		 /* bytes of [A-Za-z0-9._-] */
+#define ENVELOPE_CLIENT_REQUEST_ID_MAX 128 /* bytes of printable ASCII */
+#define ENVELOPE_TIME_LEN 24		 /* "YYYY-MM-DDTHH:MM:SS.mmmZ" */
 
 struct envelope_meta {
 	const char *tenant;	       /* required, 1..64 bytes */
@@ -20,7 +25,9 @@ struct envelope_meta {
 
 /* Builds the envelope around body (a JSON object's bytes, already validated).
  * On success returns 0 and a malloc'd buffer in *out (caller frees) of
- * *out_len bytes; -EINVAL for bad metadata, -ENOMEM. */
+ * *out_len bytes, followed by a NUL that *out_len does not count; -EINVAL
+ * for bad metadata or a body that does not even look like an object
+ * ({...}), -ENOMEM. On failure *out is NULL. */
 int envelope_encode(const struct envelope_meta *meta, const char *body, size_t body_len,
 		    char **out, size_t *out_len);
 
@@ -39,6 +46,17 @@ struct envelope {
 int envelope_decode(const char *value, size_t len, struct envelope *out, char *err,
 		    size_t errsize);
 
+/* Releases root; safe on a zeroed or already freed envelope. */
 void envelope_free(struct envelope *env);
+
+/* The metadata checks, shared by encode and decode (request_id is
+ * uuid7_is_canonical()). The gateway runs envelope_client_request_id_valid
+ * on a client's X-Request-Id before using it: encode refuses a bad one. */
+bool envelope_tenant_valid(const char *tenant);	 /* 1..64 of [A-Za-z0-9._-] */
+bool envelope_received_at_valid(const char *s);	 /* a real UTC instant, ms */
+bool envelope_client_request_id_valid(const char *s); /* 0..128 of 0x20..0x7e */
+
+/* Formats unix_ms as received_at: "YYYY-MM-DDTHH:MM:SS.mmmZ" and a NUL. */
+void envelope_format_time(uint64_t unix_ms, char out[ENVELOPE_TIME_LEN + 1]);
 
 #endif

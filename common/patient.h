@@ -41,7 +41,9 @@ struct patient {
 };
 
 /* One problem found; index is the patient's position in the array, or -1
- * for a problem with the batch itself (field "patients"). */
+ * for a problem with the batch itself (field "patients", or "body" when it
+ * is not a JSON object). field is "patients" too when patients[index] is not
+ * an object. Messages never quote a field's value: they end up in logs. */
 struct patient_error {
 	int index;
 	char field[16];
@@ -70,7 +72,8 @@ int patient_batch_parse(const char *body, size_t len, struct patient_date today,
 			struct patient_batch *out);
 
 /* Same rules for a body json-c already parsed (the worker's envelope).
- * Takes a new reference on body; returns 0, -EINVAL or -ENOMEM as above. */
+ * Takes a new reference on body; returns 0, -EINVAL or -ENOMEM as above,
+ * or -EBADMSG when body is not a JSON object. */
 int patient_batch_validate(struct json_object *body, struct patient_date today,
 			   struct patient_batch *out);
 
@@ -82,5 +85,13 @@ const char *patient_gender_name(enum patient_gender gender);
 
 /* Today's date in UTC. */
 struct patient_date patient_date_today_utc(void);
+
+/* Reads s[0..len) as a date of exactly the form YYYY-MM-DD (ASCII digits).
+ * Returns 0 with *out set; -EINVAL when the form is wrong; -ERANGE when it
+ * is not a day of the Gregorian calendar (2023-02-29, 2023-04-31). */
+int patient_date_parse(const char *s, size_t len, struct patient_date *out);
+
+/* <0, 0 or >0 as a is before, the same day as or after b. */
+int patient_date_cmp(struct patient_date a, struct patient_date b);
 
 #endif

@@ -1,0 +1,468 @@
+#include "config.h"
+
+#include "patient.h"
+
+#include "jsondoc.h"
+#include "utf8.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#define PATIENT_TEXT_MAX 255  /* bytes in code, first_name, last_name */
+#define PATIENT_EMAIL_MAX 254 /* bytes in email (RFC 5321's path limit) */
+
+static const struct patient_date patient_date_min = { 1900, 1, 1 };
+
+/* A valid code and where it sits, for finding duplicates by sorting. */
+struct patient_code {
+	const char *s;
+	size_t len;
+	int index;
+};
+
+static int patient_add_error(struct patient_batch *b, int index, const char *field,
+			     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Records one problem. Past PATIENT_ERRORS_MAX it only notes that there was
+ * more, so a hostile batch costs a bounded amount of memory. */
+static int patient_add_error(struct patient_batch *b, int index, const char *field,
+			     const char *fmt, ...)
+{
+	struct patient_error *e;
+	va_list ap;
+
+	if (b->error_count >= PATIENT_ERRORS_MAX) {
+		b->errors_truncated = true;
+		return 0;
+	}
+	if (!b->errors) {
+		b->errors = calloc(PATIENT_ERRORS_MAX, sizeof(*b->errors));
+		if (!b->errors)
+			return -ENOMEM;
+	}
+	e = &b->errors[b->error_count++];
+	e->index = index;
+	snprintf(e->field, sizeof(e->field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* Fetches key as a string. Returns NULL with *s (NULL when an optional field
+ * is absent or null) and *len set, or why the value cannot be used. */
+static const char *patient_get_string(struct json_object *obj, const char *key, bool required,
+				      const char **s, size_t *len)
+{
+	struct json_object *v;
+	const char *str;
+	size_t n;
+
+	*s = NULL;
+	*len = 0;
+	if (!json_object_object_get_ex(obj, key, &v))
+		return required ? "is required" : NULL;
+	if (!v)
+		return required ? "must not be null" : NULL;
+	/* Strict types: 123 is not "123"; converting would hide client bugs. */
+	if (!json_object_is_type(v, json_type_string))
+		return "must be a string";
+	str = json_object_get_string(v);
+	n = (size_t)json_object_get_string_len(v);
+	/* json-c keeps the NUL a "\u0000" escape decodes to; C strings and
+	 * PostgreSQL text would silently cut the value there. */
+	if (strlen(str) != n)
+		return "must not contain NUL characters";
+	/* The raw body was checked, but an escape can still decode to what the
+	 * bytes did not contain; and the worker's documents come from Kafka. */
+	if (utf8_validate(str, n) < 0)
+		return "must be valid UTF-8";
+	*s = str;
+	*len = n;
+	return NULL;
+}
+
+static const char *patient_check_code(struct json_object *obj, struct patient *p)
+{
+	const char *s, *why;
+	size_t n;
+
+	why = patient_get_string(obj, "code", true, &s, &n);
+	if (why)
+		return why;
+	if (n == 0)
+		return "must not be empty";
+	if (n > PATIENT_TEXT_MAX)
+		return "must be at most 255 bytes";
+	if (utf8_has_control(s, n))
+		return "must not contain control characters";
+	p->code = s;
+	p->code_len = n;
+	return NULL;
+}
+
+static const char *patient_check_first_name(struct json_object *obj, struct patient *p)
+{
+	const char *s, *why;
+	size_t n;
+
+	why = patient_get_string(obj, "first_name", true, &s, &n);
+	if (why)
+		return why;
+	if (n == 0)
+		return "must not be empty";
+	if (n > PATIENT_TEXT_MAX)
+		return "must be at most 255 bytes";
+	if (utf8_is_blank(s, n))
+		return "must not be only whitespace";
+	p->first_name = s;
+	p->first_name_len = n;
+	return NULL;
+}
+
+static const char *patient_check_last_name(struct json_object *obj, struct patient *p)
+{
+	const char *s, *why;
+	size_t n;
+
+	why = patient_get_string(obj, "last_name", false, &s, &n);
+	if (why)
+		return why;
+	if (n > PATIENT_TEXT_MAX)
+		return "must be at most 255 bytes";
+	p->last_name = s;
+	p->last_name_len = n;
+	return NULL;
+}
+
+static const char *patient_check_gender(struct json_object *obj, struct patient *p)
+{
+	const char *s, *why;
+	size_t n;
+
+	why = patient_get_string(obj, "gender", true, &s, &n);
+	if (why)
+		return why;
+	/* Exactly these: "Male" or "m" would be guesses about the client. */
+	if (n == 4 && memcmp(s, "male", 4) == 0)
+		p->gender = PATIENT_GENDER_MALE;
+	else if (n == 6 && memcmp(s, "female", 6) == 0)
+		p->gender = PATIENT_GENDER_FEMALE;
+	else
+		return "must be \"male\" or \"female\"";
+	return NULL;
+}
+
+/* The one message with a variable part (today's date, never the value), so
+ * it is written into buf. */
+static const char *patient_check_birthdate(struct json_object *obj, struct patient *p,
+					   struct patient_date today, char *buf, size_t size)
+{
+	struct patient_date d;
+	const char *s, *why;
+	size_t n;
+	int r;
+
+	why = patient_get_string(obj, "birthdate", true, &s, &n);
+	if (why)
+		return why;
+	r = patient_date_parse(s, n, &d);
+	if (r == -EINVAL)
+		return "must be a date of the form YYYY-MM-DD";
+	if (r < 0)
+		return "is not a calendar date";
+	if (patient_date_cmp(d, patient_date_min) < 0)
+		return "must be on or after 1900-01-01";
+	if (patient_date_cmp(d, today) > 0) {
+		snprintf(buf, size, "must not be after today (%04d-%02d-%02d)", today.year,
+			 today.month, today.day);
+		return buf;
+	}
+	memcpy(p->birthdate, s, n);
+	p->birthdate[n] = '\0';
+	return NULL;
+}
+
+/* Deliberately simple, not RFC 5322: one '@', something before it, and a
+ * domain with a dot that neither starts nor ends it. No control characters,
+ * so a stored address can never smuggle a line break into a mail header.
+ * Whether the mailbox exists is the partner's business. */
+static const char *patient_check_email(struct json_object *obj, struct patient *p)
+{
+	const char *s, *why, *at, *domain;
+	size_t n, local, dlen;
+
+	why = patient_get_string(obj, "email", false, &s, &n);
+	if (why || !s)
+		return why;
+	if (n > PATIENT_EMAIL_MAX)
+		return "must be at most 254 bytes";
+	if (utf8_has_control(s, n))
+		return "must not contain control characters";
+	at = memchr(s, '@', n);
+	if (!at || memchr(at + 1, '@', n - (size_t)(at - s) - 1))
+		return "must contain exactly one '@'";
+	local = (size_t)(at - s);
+	if (local == 0)
+		return "must have a non-empty part before the '@'";
+	domain = at + 1;
+	dlen = n - local - 1;
+	if (!memchr(domain, '.', dlen))
+		return "must have a domain containing a dot after the '@'";
+	if (domain[0] == '.' || domain[dlen - 1] == '.')
+		return "must not have a domain that starts or ends with a dot";
+	p->email = s;
+	p->email_len = n;
+	return NULL;
+}
+
+static int patient_code_cmp(const void *a, const void *b)
+{
+	const struct patient_code *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->s, y->s, n);
+
+	if (c)
+		return c;
+	if (x->len != y->len)
+		return x->len < y->len ? -1 : 1;
+	/* Equal codes keep array order, so each run starts at its first. */
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/* Marks in dup_of[i] the first index with the same code as patients[i], or
+ * -1. Sorting keeps this O(n log n) for a batch of 1000 identical codes. */
+static int patient_find_duplicates(struct json_object *list, size_t n, int *dup_of)
+{
+	struct patient_code *codes;
+	size_t ncodes = 0;
+
+	codes = malloc(n * sizeof(*codes));
+	if (!codes)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *obj = json_object_array_get_idx(list, i);
+		struct patient p = { 0 };
+
+		dup_of[i] = -1;
+		if (json_object_is_type(obj, json_type_object) && !patient_check_code(obj, &p))
+			codes[ncodes++] = (struct patient_code){ p.code, p.code_len, (int)i };
+	}
+	qsort(codes, ncodes, sizeof(*codes), patient_code_cmp);
+	for (size_t i = 1, first = 0; i < ncodes; i++) {
+		if (codes[i].len == codes[first].len &&
+		    memcmp(codes[i].s, codes[first].s, codes[i].len) == 0)
+			dup_of[codes[i].index] = codes[first].index;
+		else
+			first = i;
+	}
+	free(codes);
+	return 0;
+}
+
+/* Checks one patient, recording each broken rule; dup is the index of an
+ * earlier patient with the same code, or -1. */
+static int patient_check_one(struct patient_batch *b, struct json_object *obj, int index, int dup,
+			     struct patient_date today, struct patient *p)
+{
+	char buf[sizeof(b->errors[0].message)];
+	const char *why;
+	int r;
+
+	if (!json_object_is_type(obj, json_type_object))
+		return patient_add_error(b, index, "patients",
+					 "each patient must be a JSON object");
+	why = patient_check_code(obj, p);
+	if (!why && dup >= 0) {
+		/* Which one wins would be a guess: say where both are. */
+		r = patient_add_error(b, index, "code", "duplicate of patients[%d]", dup);
+		if (r < 0)
+			return r;
+	}
+	if (why && (r = patient_add_error(b, index, "code", "%s", why)) < 0)
+		return r;
+	why = patient_check_first_name(obj, p);
+	if (why && (r = patient_add_error(b, index, "first_name", "%s", why)) < 0)
+		return r;
+	why = patient_check_last_name(obj, p);
+	if (why && (r = patient_add_error(b, index, "last_name", "%s", why)) < 0)
+		return r;
+	why = patient_check_gender(obj, p);
+	if (why && (r = patient_add_error(b, index, "gender", "%s", why)) < 0)
+		return r;
+	why = patient_check_birthdate(obj, p, today, buf, sizeof(buf));
+	if (why && (r = patient_add_error(b, index, "birthdate", "%s", why)) < 0)
+		return r;
+	why = patient_check_email(obj, p);
+	if (why && (r = patient_add_error(b, index, "email", "%s", why)) < 0)
+		return r;
+	return 0;
+}
+
+/* The rules, on b->root. */
+static int patient_batch_check(struct patient_batch *b, struct patient_date today)
+{
+	struct json_object *list = NULL;
+	int *dup_of = NULL;
+	size_t n;
+	int r;
+
+	if (!json_object_is_type(b->root, json_type_object)) {
+		r = patient_add_error(b, -1, "body", "body must be a JSON object");
+		return r < 0 ? r : -EBADMSG;
+	}
+	if (!json_object_object_get_ex(b->root, "patients", &list)) {
+		r = patient_add_error(b, -1, "patients", "is required");
+		goto out;
+	}
+	if (!json_object_is_type(list, json_type_array)) {
+		r = patient_add_error(b, -1, "patients", "must be an array");
+		goto out;
+	}
+	n = json_object_array_length(list);
+	if (n == 0) {
+		r = patient_add_error(b, -1, "patients", "must contain at least one patient");
+		goto out;
+	}
+	if (n > PATIENT_BATCH_MAX) {
+		r = patient_add_error(b, -1, "patients", "has %zu patients; at most %d are allowed",
+				      n, PATIENT_BATCH_MAX);
+		goto out;
+	}
+	b->patients = calloc(n, sizeof(*b->patients));
+	dup_of = malloc(n * sizeof(*dup_of));
+	if (!b->patients || !dup_of) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = patient_find_duplicates(list, n, dup_of);
+	if (r < 0)
+		goto out;
+	for (size_t i = 0; i < n && !b->errors_truncated; i++) {
+		r = patient_check_one(b, json_object_array_get_idx(list, i), (int)i, dup_of[i],
+				      today, &b->patients[i]);
+		if (r < 0)
+			goto out;
+	}
+	b->count = n;
+out:
+	free(dup_of);
+	if (r == 0 && b->error_count > 0)
+		r = -EINVAL;
+	if (r < 0) {
+		/* Half-validated patients must never reach a caller. */
+		free(b->patients);
+		b->patients = NULL;
+		b->count = 0;
+	}
+	return r;
+}
+
+int patient_batch_parse(const char *body, size_t len, struct patient_date today,
+			struct patient_batch *out)
+{
+	const char *why;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = jsondoc_parse(body, len, PATIENT_JSON_DEPTH_MAX, &out->root, &why);
+	if (r == -EBADMSG) {
+		r = patient_add_error(out, -1, "body", "body %s", why);
+		return r < 0 ? r : -EBADMSG;
+	}
+	if (r < 0)
+		return r;
+	return patient_batch_check(out, today);
+}
+
+int patient_batch_validate(struct json_object *body, struct patient_date today,
+			   struct patient_batch *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->root = json_object_get(body);
+	return patient_batch_check(out, today);
+}
+
+void patient_batch_free(struct patient_batch *batch)
+{
+	if (!batch)
+		return;
+	json_object_put(batch->root);
+	free(batch->patients);
+	free(batch->errors);
+	memset(batch, 0, sizeof(*batch));
+}
+
+const char *patient_gender_name(enum patient_gender gender)
+{
+	switch (gender) {
+	case PATIENT_GENDER_MALE:
+		return "male";
+	case PATIENT_GENDER_FEMALE:
+		return "female";
+	}
+	return NULL;
+}
+
+struct patient_date patient_date_today_utc(void)
+{
+	struct patient_date d = { 0, 0, 0 };
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (gmtime_r(&now, &tm)) {
+		d.year = tm.tm_year + 1900;
+		d.month = tm.tm_mon + 1;
+		d.day = tm.tm_mday;
+	}
+	return d;
+}
+
+static int patient_days_in_month(int year, int month)
+{
+	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+
+	return month == 2 && leap ? 29 : days[month - 1];
+}
+
+int patient_date_parse(const char *s, size_t len, struct patient_date *out)
+{
+	int v[3] = { 0, 0, 0 };
+	int field = 0;
+
+	/* sscanf would take "2023-1-01", " 2023-01-01" and "+023-01-01". */
+	if (len != 10 || s[4] != '-' || s[7] != '-')
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (i == 4 || i == 7) {
+			field++;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v[field] = v[field] * 10 + (s[i] - '0');
+	}
+	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > patient_days_in_month(v[0], v[1]))
+		return -ERANGE;
+	out->year = v[0];
+	out->month = v[1];
+	out->day = v[2];
+	return 0;
+}
+
+int patient_date_cmp(struct patient_date a, struct patient_date b)
+{
+	if (a.year != b.year)
+		return a.year < b.year ? -1 : 1;
+	if (a.month != b.month)
+		return a.month < b.month ? -1 : 1;
+	return (a.day > b.day) - (a.day < b.day);
+}

@@ -1,0 +1,122 @@
+#include "config.h"
+
+#include "utf8.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Decodes the sequence at s[*i], advancing *i past it. Returns the code
+ * point, or -1 for anything RFC 3629 forbids. The bounds on the second byte
+ * are what rule out overlong forms (E0, F0), surrogates (ED) and values
+ * above U+10FFFF (F4) without decoding first. */
+static int32_t utf8_next(const unsigned char *s, size_t len, size_t *i)
+{
+	unsigned char c = s[*i];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t need;
+	int32_t cp;
+
+	if (c < 0x80) {
+		(*i)++;
+		return c;
+	}
+	if (c >= 0xc2 && c <= 0xdf) {
+		need = 1;
+		cp = c & 0x1f;
+	} else if (c >= 0xe0 && c <= 0xef) {
+		need = 2;
+		cp = c & 0x0f;
+		if (c == 0xe0)
+			lo = 0xa0;
+		else if (c == 0xed)
+			hi = 0x9f;
+	} else if (c >= 0xf0 && c <= 0xf4) {
+		need = 3;
+		cp = c & 0x07;
+		if (c == 0xf0)
+			lo = 0x90;
+		else if (c == 0xf4)
+			hi = 0x8f;
+	} else {
+		/* 80..BF: a continuation with no lead; C0, C1: always overlong;
+		 * F5..FF: beyond U+10FFFF or not UTF-8 at all. */
+		return -1;
+	}
+	if (len - *i - 1 < need)
+		return -1;
+	for (size_t k = 1; k <= need; k++) {
+		unsigned char b = s[*i + k];
+
+		if (b < lo || b > hi)
+			return -1;
+		lo = 0x80;
+		hi = 0xbf;
+		cp = (cp << 6) | (b & 0x3f);
+	}
+	*i += need + 1;
+	return cp;
+}
+
+int utf8_validate(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		/* Bodies are mostly ASCII: skip it eight bytes at a time. */
+		if (len - i >= 8) {
+			uint64_t w;
+
+			memcpy(&w, p + i, sizeof(w));
+			if ((w & UINT64_C(0x8080808080808080)) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (utf8_next(p, len, &i) < 0)
+			return -EILSEQ;
+	}
+	return 0;
+}
+
+bool utf8_has_control(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (size_t i = 0; i < len; i++) {
+		if (p[i] < 0x20 || p[i] == 0x7f)
+			return true;
+		/* C1 controls are U+0080..U+009F, encoded C2 80..C2 9F. */
+		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
+			return true;
+	}
+	return false;
+}
+
+/* The White_Space property of Unicode 15 (PropList.txt). */
+static bool utf8_is_space(int32_t cp)
+{
+	switch (cp) {
+	case 0x09: case 0x0a: case 0x0b: case 0x0c: case 0x0d: case 0x20:
+	case 0x85: case 0xa0: case 0x1680: case 0x2028: case 0x2029:
+	case 0x202f: case 0x205f: case 0x3000:
+		return true;
+	default:
+		return cp >= 0x2000 && cp <= 0x200a;
+	}
+}
+
+bool utf8_is_blank(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		int32_t cp = utf8_next(p, len, &i);
+
+		if (cp < 0 || !utf8_is_space(cp))
+			return false;
+	}
+	return true;
+}

@@ -1,0 +1,170 @@
+/* Micro-benchmark of the gateway's hot path on a realistic 1000-patient
+ * body: patient_batch_parse (UTF-8 check, pre-scan, json-c, rules) then
+ * envelope_encode; and, for comparison, the worker's envelope_decode +
+ * patient_batch_validate. Not a test: `make bench-common`, in a build
+ * without sanitizers. Usage: bench_common [seconds per measure, default 2]. */
+#include "config.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "envelope.h"
+#include "patient.h"
+#include "uuid7.h"
+
+#define PATIENTS 1000
+
+static const char *const first_names[] = { "Mar\u00eda Jos\u00e9", "Jos\u00e9 Luis", "Ana",
+					   "Fran\u00e7ois", "\u5c71\u7530", "Zo\u00eb",
+					   "Mohammed", "Olga" };
+static const char *const last_names[] = { "Garc\u00eda-N\u00fa\u00f1ez Fern\u00e1ndez",
+					  "M\u00fcller", "O'Connor", "\u592a\u90ce", "Smith" };
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* About 150 bytes per patient, like a clinic's export. */
+static char *make_body(size_t *len)
+{
+	size_t cap = PATIENTS * 300 + 64, o = 0;
+	char *b = malloc(cap);
+
+	if (!b)
+		return NULL;
+	o += (size_t)snprintf(b + o, cap - o, "{\"patients\":[");
+	for (unsigned i = 0; i < PATIENTS; i++) {
+		const char *fn = first_names[i % (sizeof(first_names) / sizeof(first_names[0]))];
+		const char *ln = last_names[i % (sizeof(last_names) / sizeof(last_names[0]))];
+
+		o += (size_t)snprintf(b + o, cap - o,
+				      "%s{\"code\":\"ACME-%07u\",\"first_name\":\"%s\","
+				      "\"last_name\":%s%s%s,\"gender\":\"%s\","
+				      "\"birthdate\":\"%04u-%02u-%02u\"",
+				      i ? "," : "", i, fn, i % 7 ? "\"" : "", i % 7 ? ln : "null",
+				      i % 7 ? "\"" : "", i % 2 ? "male" : "female", 1930 + i % 90,
+				      1 + i % 12, 1 + i % 28);
+		if (i % 5)
+			o += (size_t)snprintf(b + o, cap - o,
+					      ",\"email\":\"patient.%07u@example-clinic.es\"", i);
+		o += (size_t)snprintf(b + o, cap - o, "}");
+	}
+	o += (size_t)snprintf(b + o, cap - o, "]}");
+	*len = o;
+	return b;
+}
+
+/* What one iteration works on. */
+struct bench {
+	struct patient_date today;
+	struct envelope_meta meta;
+	const char *body;
+	size_t body_len;
+	char *value; /* the last envelope made */
+	size_t value_len;
+};
+
+static int run_parse(struct bench *x)
+{
+	struct patient_batch b;
+	int r = patient_batch_parse(x->body, x->body_len, x->today, &b);
+
+	patient_batch_free(&b);
+	return r;
+}
+
+static int run_encode(struct bench *x)
+{
+	free(x->value);
+	x->value = NULL;
+	return envelope_encode(&x->meta, x->body, x->body_len, &x->value, &x->value_len);
+}
+
+/* The gateway: validate the request body, wrap it for Kafka. */
+static int run_gateway(struct bench *x)
+{
+	int r = run_parse(x);
+
+	return r < 0 ? r : run_encode(x);
+}
+
+/* The worker: unwrap, validate again. */
+static int run_worker(struct bench *x)
+{
+	struct envelope env;
+	struct patient_batch b = { 0 };
+	char err[256];
+	int r = envelope_decode(x->value, x->value_len, &env, err, sizeof(err));
+
+	if (r == 0)
+		r = patient_batch_validate(env.body, x->today, &b);
+	patient_batch_free(&b);
+	envelope_free(&env);
+	return r;
+}
+
+static int measure(const char *name, int (*fn)(struct bench *), struct bench *x,
+		   size_t bytes, double seconds)
+{
+	double t0 = now_s(), t = t0;
+	unsigned long n;
+
+	for (n = 0; t - t0 < seconds; n++) {
+		int r = fn(x);
+
+		if (r < 0) {
+			fprintf(stderr, "bench_common: %s failed: %d\n", name, r);
+			return r;
+		}
+		if (n % 16 == 15)
+			t = now_s();
+	}
+	t = now_s() - t0;
+	printf("%-50s %8.1f MB/s %10.0f patients/s %9.1f us/batch\n", name,
+	       (double)bytes * (double)n / t / 1e6, (double)PATIENTS * (double)n / t,
+	       t / (double)n * 1e6);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	double seconds = argc > 1 ? atof(argv[1]) : 2.0;
+	struct uuid7_state ids;
+	char rid[UUID7_STRLEN + 1], at[ENVELOPE_TIME_LEN + 1];
+	struct bench x = { .today = patient_date_today_utc(),
+			   .meta = { "acme", rid, "bench-1", at } };
+	char *body = make_body(&x.body_len);
+	int r;
+
+	if (!body || uuid7_init(&ids) < 0) {
+		fprintf(stderr, "bench_common: setup failed\n");
+		return 1;
+	}
+	x.body = body;
+	uuid7_next(&ids, uuid7_now_ms(), rid);
+	envelope_format_time(uuid7_now_ms(), at);
+	r = run_encode(&x);
+	if (r == 0)
+		printf("body: %d patients, %zu bytes; envelope %zu bytes; %.1f s per measure\n",
+		       PATIENTS, x.body_len, x.value_len, seconds);
+	if (r == 0)
+		r = measure("gateway: patient_batch_parse + envelope_encode", run_gateway, &x,
+			    x.body_len, seconds);
+	if (r == 0)
+		r = measure("  patient_batch_parse alone", run_parse, &x, x.body_len, seconds);
+	if (r == 0)
+		r = measure("  envelope_encode alone", run_encode, &x, x.body_len, seconds);
+	if (r == 0)
+		r = measure("worker: envelope_decode + patient_batch_validate", run_worker, &x,
+			    x.value_len, seconds);
+	free(x.value);
+	free(body);
+	return r == 0 ? 0 : 1;
+}

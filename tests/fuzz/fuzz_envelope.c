@@ -1,0 +1,88 @@
+/* libFuzzer target: envelope_decode on arbitrary bytes, as the worker sees
+ * Kafka message values. A decoded envelope must hold well-formed metadata
+ * that encodes and decodes back to itself, and a body that validates
+ * without surprises. */
+#include "config.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "envelope.h"
+#include "patient.h"
+#include "uuid7.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CHECK(cond)                                                                            \
+	do {                                                                                   \
+		if (!(cond))                                                                   \
+			abort();                                                               \
+	} while (0)
+
+static int same(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void check_meta_round_trip(const struct envelope_meta *meta)
+{
+	struct envelope again;
+	char err[256], *value;
+	size_t len;
+	int r;
+
+	r = envelope_encode(meta, "{}", 2, &value, &len);
+	if (r == -ENOMEM)
+		return;
+	CHECK(r == 0);
+	r = envelope_decode(value, len, &again, err, sizeof(err));
+	CHECK(r == 0 || r == -ENOMEM);
+	if (r == 0)
+		CHECK(same(again.meta.tenant, meta->tenant) &&
+		      same(again.meta.request_id, meta->request_id) &&
+		      same(again.meta.client_request_id, meta->client_request_id) &&
+		      same(again.meta.received_at, meta->received_at));
+	envelope_free(&again);
+	free(value);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct envelope env;
+	struct patient_batch b;
+	struct patient_date received;
+	char err[256];
+	int r;
+
+	r = envelope_decode((const char *)data, size, &env, err, sizeof(err));
+	if (r != 0) {
+		CHECK((r == -EBADMSG && err[0]) || r == -ENOMEM);
+		CHECK(!env.root && !env.body);
+		envelope_free(&env);
+		return 0;
+	}
+	CHECK(envelope_tenant_valid(env.meta.tenant));
+	CHECK(uuid7_is_canonical(env.meta.request_id));
+	CHECK(envelope_received_at_valid(env.meta.received_at));
+	CHECK(!env.meta.client_request_id ||
+	      envelope_client_request_id_valid(env.meta.client_request_id));
+	CHECK(json_object_is_type(env.body, json_type_object));
+	check_meta_round_trip(&env.meta);
+
+	/* As the worker does: the envelope's date is "today". */
+	CHECK(patient_date_parse(env.meta.received_at, 10, &received) == 0);
+	r = patient_batch_validate(env.body, received, &b);
+	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+	if (r == 0)
+		CHECK(b.count >= 1 && b.count <= PATIENT_BATCH_MAX && b.error_count == 0);
+	if (r == -EINVAL)
+		CHECK(b.count == 0 && b.error_count >= 1 && b.error_count <= PATIENT_ERRORS_MAX);
+	patient_batch_free(&b);
+	envelope_free(&env);
+	return 0;
+}
