@@ -90,23 +90,51 @@ cmd_build() {
 	build $BUILD_OPTS
 }
 
+# Starts a daemon of ours under .run/ unless its pid file names a live one.
+start_daemon() { # NAME COMMAND...
+	local name=$1
+	shift
+	stack_pid_alive "$RUN/$name.pid" && return 0
+	"$@" >>"$RUN/$name.log" 2>&1 </dev/null &
+	echo $! >"$RUN/$name.pid"
+	disown 2>/dev/null || true
+	sleep 0.5
+	stack_pid_alive "$RUN/$name.pid" || { tail -n 20 "$RUN/$name.log"; die "$name did not start (.run/$name.log)"; }
+}
+
 cmd_up() {
 	local t0=$SECONDS
 	cmd_build
 	say "starting PostgreSQL and Kafka under .run/"
 	mkdir -p "$RUN"
 	stack_up "$RUN" || die "the stack did not start (logs under .run/)"
+	(
+		# shellcheck disable=SC1091
+		. "$RUN/stack.env"
+		say "migrating the schema"
+		daemon/worker/patients-worker --migrate
+		say "starting patients-worker (log: .run/worker.log)"
+		start_daemon worker daemon/worker/patients-worker
+	)
+	cat >>"$RUN/stack.env" <<-EOF
+		export WORKER_LOG=$RUN/worker.log
+	EOF
 	say "ready in $((SECONDS - t0))s; source .run/stack.env"
 	cat "$RUN/stack.env"
 }
 
 cmd_down() {
 	[ -d "$RUN" ] || return 0
+	stack_stop_pid "$RUN/gateway.pid" 30
+	stack_stop_pid "$RUN/worker.pid" 30
 	stack_down "$RUN"
 	say "stopped"
 }
 
 cmd_status() {
+	for d in worker gateway; do
+		stack_pid_alive "$RUN/$d.pid" && echo "$d: running (pid $(cat "$RUN/$d.pid"))" || echo "$d: stopped"
+	done
 	[ -f "$RUN/kafka.pid" ] && stack_pid_alive "$RUN/kafka.pid" && echo "kafka: running (pid $(cat "$RUN/kafka.pid"))" || echo "kafka: stopped"
 	[ -f "$RUN/pg.pid" ] && stack_pid_alive "$RUN/pg.pid" && echo "postgres: running (pid $(cat "$RUN/pg.pid"))" || echo "postgres: stopped"
 }

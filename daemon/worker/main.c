@@ -1,45 +1,286 @@
-/* patients-worker: the Kafka-to-PostgreSQL consumer (DESIGN.md s.4).
- * This is the skeleton: options and identity; the consumer lands with issue 7. */
+/* patients-worker: applies the batches of the patients topic to PostgreSQL,
+ * one transaction per batch, as a member of a consumer group (DESIGN.md s.4). */
 #include "config.h"
 
-#include <getopt.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "consumer.h"
+#include "dlq.h"
+#include "log.h"
+#include "notify.h"
+#include "settings.h"
+#include "store.h"
+
+/* sysexits' EX_CONFIG: systemd can be told not to restart on it. */
+#define EXIT_CONFIG 78
+
+struct worker_config {
+	char *brokers;
+	char *topic;
+	char *dlq_topic;
+	char *group;
+	char *db;
+	struct settings_list kafka_props;
+	bool from_beginning;
+	char *from_time;
+	bool exit_at_end;
+	long long retry_max_ms;
+	long long db_connections;
+	bool migrate;
+	char *log_level;
+	bool help;
+	bool version;
+};
+
+#define OPT(f) offsetof(struct worker_config, f)
+static const struct setting worker_settings[] = {
+	{ "brokers", 'b', SETTING_STRING, "PATIENTS_KAFKA_BROKERS", "127.0.0.1:9092", 0, 0,
+	  OPT(brokers), "HOST:PORT,...", "Kafka bootstrap servers" },
+	{ "topic", 't', SETTING_STRING, "PATIENTS_TOPIC", "patients.v1", 0, 0, OPT(topic), "NAME",
+	  "topic the batches are read from" },
+	{ "dlq-topic", 0, SETTING_STRING, "PATIENTS_DLQ_TOPIC", "patients.v1.dlq", 0, 0,
+	  OPT(dlq_topic), "NAME", "topic poison batches are sent to" },
+	{ "group", 'g', SETTING_STRING, "PATIENTS_GROUP", "patients-worker", 0, 0, OPT(group), "NAME",
+	  "consumer group; a new one with --from-beginning replays the topic" },
+	{ "db", 'd', SETTING_STRING, "PATIENTS_DB", "", 0, 0, OPT(db), "CONNINFO",
+	  "libpq connection string or URI; empty: libpq's PG* variables" },
+	{ "kafka-prop", 'X', SETTING_LIST, "PATIENTS_KAFKA_PROPS", NULL, 0, 0, OPT(kafka_props),
+	  "KEY=VALUE", "any librdkafka property, repeatable (env: ';'-separated)" },
+	{ "from-beginning", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(from_beginning), NULL,
+	  "partitions with no offset in PostgreSQL start at the beginning" },
+	{ "from-time", 0, SETTING_STRING, NULL, NULL, 0, 0, OPT(from_time), "RFC3339",
+	  "partitions with no offset in PostgreSQL start at this time" },
+	{ "exit-at-end", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(exit_at_end), NULL,
+	  "exit once caught up with the end offsets seen at start" },
+	{ "retry-max-ms", 0, SETTING_INT, "PATIENTS_RETRY_MAX_MS", "30000", 100, 3600000,
+	  OPT(retry_max_ms), "MS", "longest wait between retries of a transient failure" },
+	{ "db-connections", 'c', SETTING_INT, "PATIENTS_DB_CONNECTIONS", "2", 1, 64,
+	  OPT(db_connections), "N",
+	  "PostgreSQL connections: batches of different partitions applied at once" },
+	{ "migrate", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(migrate), NULL,
+	  "apply pending schema migrations and exit" },
+	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
+	  "LEVEL", "error, warning, notice, info or debug" },
+	{ "help", 'h', SETTING_FLAG, NULL, NULL, 0, 0, OPT(help), NULL, "show this help and exit" },
+	{ "version", 'V', SETTING_FLAG, NULL, NULL, 0, 0, OPT(version), NULL,
+	  "show the version and exit" },
+};
+#define NSETTINGS (sizeof(worker_settings) / sizeof(worker_settings[0]))
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_stop(int sig)
+{
+	if (stop_requested)
+		_exit(128 + sig); /* a second signal: the operator means it */
+	stop_requested = 1;
+}
 
 static void usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: patients-worker [OPTIONS]\n"
 		"\n"
-		"Consumes patients batches from Kafka and applies each one to\n"
-		"PostgreSQL as one transaction, committing offsets only after it.\n"
-		"\n"
-		"  -h, --help       show this help and exit\n"
-		"  -V, --version    show the version and exit\n");
+		"Consumes patients batches from Kafka and applies each one to PostgreSQL as\n"
+		"one transaction, committing offsets only after it. Flags override PATIENTS_*\n"
+		"variables, which override defaults. PostgreSQL is reached with --db or\n"
+		"libpq's PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD...).\n"
+		"\n");
+	settings_usage(out, worker_settings, NSETTINGS);
+	fprintf(out, "\n"
+		     "Backfill: patients-worker --group backfill-1 --from-beginning --exit-at-end\n"
+		     "Signals: TERM/INT finish the batch in hand, commit and leave the group\n"
+		     "(a second one exits at once).\n");
+}
+
+/* "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5+01:00": milliseconds since
+ * the epoch, or -1. */
+static int64_t parse_rfc3339_ms(const char *s)
+{
+	struct tm tm = { 0 };
+	const char *p;
+	int64_t ms = 0, t;
+	int off = 0;
+
+	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
+	if (!p)
+		return -1;
+	if (*p == '.') {
+		int64_t scale = 100;
+		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
+			ms += (*p - '0') * scale;
+	}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
+		off = (atoi(p + 1) * 60 + atoi(p + 4)) * (*p == '-' ? -1 : 1);
+		p += 6;
+	} else {
+		return -1;
+	}
+	if (*p)
+		return -1;
+	t = (int64_t)timegm(&tm) - off * 60;
+	return t * 1000 + ms;
+}
+
+/* Waits for PostgreSQL and a current schema. Returns 0; EXIT_CONFIG when the
+ * schema is not this worker's (no retry can fix that); 1 when stopped. */
+static int wait_for_schema(struct store *store)
+{
+	unsigned attempt = 0;
+
+	for (;;) {
+		struct store_error err = { 0 };
+		int r = store_check_schema(store, &err);
+
+		if (r == 0)
+			return 0;
+		if (r == -ENOENT || r == -EPROTO) {
+			char q[300];
+			log_error("schema_not_current", "message=%s",
+				  log_quote(q, sizeof(q), err.message));
+			fprintf(stderr, "patients-worker: %s\n", err.message);
+			return EXIT_CONFIG;
+		}
+		if (stop_requested)
+			return 1;
+		if (attempt++ % 10 == 0) {
+			char q[300];
+			log_warning("postgresql_unavailable", "message=%s",
+				    log_quote(q, sizeof(q), err.message));
+		}
+		notify_status("waiting for PostgreSQL");
+		notify_watchdog();
+		sleep(1);
+	}
+}
+
+static int run_migrate(struct store *store)
+{
+	struct store_error err = { 0 };
+	int applied = 0;
+
+	if (store_migrate(store, &applied, &err) < 0) {
+		fprintf(stderr, "patients-worker: migration failed: %s%s%s\n",
+			err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "",
+			err.message);
+		return EXIT_FAILURE;
+	}
+	printf("schema is current (%d migration%s applied)\n", applied, applied == 1 ? "" : "s");
+	return EXIT_SUCCESS;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	int c;
+	struct worker_config cfg = { 0 };
+	struct store store = { 0 };
+	struct dlq dlq = { 0 };
+	struct consumer *consumer = NULL;
+	struct consumer_options opt;
+	struct sigaction sa;
+	char err[600];
+	int level, ret = EXIT_FAILURE;
 
-	while ((c = getopt_long(argc, argv, "hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage(stdout);
-			return EXIT_SUCCESS;
-		case 'V':
-			printf("patients-worker %s\n", PACKAGE_VERSION);
-			return EXIT_SUCCESS;
-		default:
-			usage(stderr);
-			return 2;
+	if (settings_load(worker_settings, NSETTINGS, &cfg, argc, argv, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patients-worker: %s\n", err);
+		ret = 2;
+		goto out;
+	}
+	if (cfg.help) {
+		usage(stdout);
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	if (cfg.version) {
+		printf("patients-worker %s\n", PACKAGE_VERSION);
+		ret = EXIT_SUCCESS;
+		goto out;
+	}
+	level = log_level_parse(cfg.log_level);
+	if (level < 0) {
+		fprintf(stderr, "patients-worker: --log-level: \"%s\" is not one of error, warning, "
+				"notice, info, debug\n", cfg.log_level);
+		ret = 2;
+		goto out;
+	}
+	log_set_level((enum log_level)level);
+	opt = (struct consumer_options){
+		.brokers = cfg.brokers,
+		.topic = cfg.topic,
+		.group = cfg.group,
+		.conninfo = cfg.db,
+		.db_connections = cfg.db_connections,
+		.kafka_props = &cfg.kafka_props,
+		.from_beginning = cfg.from_beginning,
+		.exit_at_end = cfg.exit_at_end,
+		.retry_max_ms = cfg.retry_max_ms,
+	};
+	if (cfg.from_time) {
+		opt.from_time_ms = parse_rfc3339_ms(cfg.from_time);
+		if (opt.from_time_ms < 0) {
+			fprintf(stderr, "patients-worker: --from-time: \"%s\" is not an RFC 3339 "
+					"time such as 2026-11-24T10:00:00Z\n", cfg.from_time);
+			ret = 2;
+			goto out;
 		}
 	}
-	fprintf(stderr, "patients-worker: the consumer is not built yet (issue 7)\n");
-	return EXIT_FAILURE;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	/* Logs go to stderr (journald): there is no file to reopen on HUP. */
+	signal(SIGHUP, SIG_IGN);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (store_init(&store, cfg.db) < 0)
+		goto out;
+	if (cfg.migrate) {
+		ret = run_migrate(&store);
+		goto out;
+	}
+	ret = wait_for_schema(&store);
+	if (ret != 0) {
+		if (ret == 1)
+			ret = EXIT_SUCCESS; /* stopped while waiting */
+		goto out;
+	}
+	if (dlq_open(&dlq, cfg.brokers, &cfg.kafka_props, cfg.dlq_topic, err, sizeof(err)) < 0 ||
+	    consumer_new(&consumer, &opt, &store, &dlq, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patients-worker: %s\n", err);
+		ret = EXIT_CONFIG;
+		goto out;
+	}
+	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s", cfg.group, cfg.topic,
+		   cfg.dlq_topic);
+	ret = consumer_run(consumer, &stop_requested) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	notify_stopping();
+	consumer_close(consumer);
+	if (cfg.exit_at_end || stop_requested) {
+		const struct consumer_totals *t = consumer_totals(consumer);
+		log_notice("worker_stopping", "batches=%" PRIu64 " patients=%" PRIu64
+			   " rows_written=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64,
+			   t->batches, t->patients, t->rows_written, t->dead_lettered, t->retries);
+		if (cfg.exit_at_end)
+			printf("applied %" PRIu64 " batches, %" PRIu64 " patients (%" PRIu64
+			       " rows written), %" PRIu64 " sent to the DLQ\n", t->batches,
+			       t->patients, t->rows_written, t->dead_lettered);
+	}
+out:
+	consumer_free(consumer);
+	dlq_close(&dlq);
+	store_close(&store);
+	settings_free(worker_settings, NSETTINGS, &cfg);
+	return ret;
 }

@@ -1,0 +1,368 @@
+#include "config.h"
+
+#include "applier.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dlq.h"
+#include "envelope.h"
+#include "log.h"
+#include "patient.h"
+
+#define APPLIER_DLQ_TIMEOUT_MS 30000
+#define APPLIER_RETRY_BASE_MS 100
+
+struct applier_job {
+	rd_kafka_message_t *m;
+	unsigned generation;
+	struct applier_job *next;
+};
+
+enum applier_outcome {
+	APPLIER_DONE,  /* applied, or dead-lettered: the partition moves on */
+	APPLIER_RETRY, /* transient failure: try the same batch again */
+};
+
+static int64_t applier_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool applier_job_current(const struct applier *a, const struct applier_job *job)
+{
+	return atomic_load(&a->sh->parts[job->m->partition].generation) == job->generation;
+}
+
+/* Kafka may forget this message: PostgreSQL committed it (or its skip). */
+static void applier_store_offset(struct applier *a, const struct applier_job *job)
+{
+	const rd_kafka_message_t *m = job->m;
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_resp_err_t err;
+
+	if (!applier_job_current(a, job))
+		return; /* revoked meanwhile: the next owner reads PostgreSQL */
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)->offset =
+		m->offset + 1;
+	err = rd_kafka_offsets_store(a->sh->rk, l);
+	if (err)
+		log_warning("offset_store_failed", "partition=%" PRId32 " error=%s", m->partition,
+			    rd_kafka_err2name(err));
+	rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* Poison: to the DLQ, then past it in PostgreSQL. A failure of either is
+ * transient (the DLQ may then hold the message twice, never zero times). */
+static enum applier_outcome applier_dead_letter(struct applier *a, const struct applier_job *job,
+						const char *error_class, const char *why)
+{
+	const rd_kafka_message_t *m = job->m;
+	struct store_error err = { 0 };
+
+	log_warning("batch_dead_lettered", "partition=%" PRId32 " offset=%" PRId64 " class=%s",
+		    m->partition, m->offset, error_class);
+	if (dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS) < 0)
+		return APPLIER_RETRY;
+	if (store_skip_offset(&a->store, a->sh->group, rd_kafka_topic_name(m->rkt), m->partition,
+			      m->offset, &err) < 0) {
+		atomic_store(&a->shw->db_up, false);
+		return APPLIER_RETRY;
+	}
+	atomic_fetch_add(&a->shw->totals.dead_lettered, 1);
+	applier_store_offset(a, job);
+	return APPLIER_DONE;
+}
+
+/* The envelope's own date is "today" for validation, so a replay months
+ * later judges a batch exactly as it was judged when it arrived. */
+static struct patient_date applier_received_date(const char *received_at)
+{
+	struct patient_date d = { 0, 0, 0 };
+
+	if (sscanf(received_at, "%4d-%2d-%2d", &d.year, &d.month, &d.day) != 3)
+		return patient_date_today_utc();
+	return d;
+}
+
+static enum applier_outcome applier_try(struct applier *a, const struct applier_job *job)
+{
+	const rd_kafka_message_t *m = job->m;
+	struct envelope env = { 0 };
+	struct patient_batch batch = { 0 };
+	struct store_error serr = { 0 };
+	enum applier_outcome out = APPLIER_DONE;
+	char why[512], q[300];
+	int64_t started = applier_now_ms();
+	long written = 0;
+	int r;
+
+	r = envelope_decode(m->payload, m->len, &env, why, sizeof(why));
+	if (r == -ENOMEM) {
+		out = APPLIER_RETRY;
+		goto out;
+	}
+	if (r < 0) {
+		out = applier_dead_letter(a, job, "undecodable", why);
+		goto out;
+	}
+	r = patient_batch_validate(env.body, applier_received_date(env.meta.received_at), &batch);
+	if (r == -ENOMEM) {
+		out = APPLIER_RETRY;
+		goto out;
+	}
+	if (r < 0) {
+		const struct patient_error *e = batch.error_count ? &batch.errors[0] : NULL;
+
+		snprintf(why, sizeof(why), "%zu%s validation errors; first: patients[%d].%s: %s",
+			 batch.error_count, batch.errors_truncated ? "+" : "", e ? e->index : -1,
+			 e ? e->field : "-", e ? e->message : "-");
+		out = applier_dead_letter(a, job, "invalid", why);
+		goto out;
+	}
+	r = store_apply_batch(&a->store, &batch, &env.meta, a->sh->group,
+			      rd_kafka_topic_name(m->rkt), m->partition, m->offset, &written, &serr);
+	if (r < 0 && serr.failure == STORE_PERMANENT) {
+		atomic_store(&a->shw->db_up, true);
+		snprintf(why, sizeof(why), "SQLSTATE %s: %s", serr.sqlstate, serr.message);
+		out = applier_dead_letter(a, job, "sql", why);
+		goto out;
+	}
+	if (r < 0) {
+		atomic_store(&a->shw->db_up, false);
+		log_warning("batch_failed", "partition=%" PRId32 " offset=%" PRId64
+			    " sqlstate=%s message=%s", m->partition, m->offset,
+			    serr.sqlstate[0] ? serr.sqlstate : "-",
+			    log_quote(q, sizeof(q), serr.message));
+		out = APPLIER_RETRY;
+		goto out;
+	}
+	atomic_store(&a->shw->db_up, true);
+	applier_store_offset(a, job);
+	atomic_fetch_add(&a->shw->totals.batches, 1);
+	atomic_fetch_add(&a->shw->totals.patients, batch.count);
+	atomic_fetch_add(&a->shw->totals.rows_written, (unsigned long long)written);
+	log_info("batch_applied", "request_id=%s tenant=%s partition=%" PRId32 " offset=%" PRId64
+		 " patients=%zu written=%ld duration_ms=%" PRId64, env.meta.request_id,
+		 env.meta.tenant, m->partition, m->offset, batch.count, written,
+		 applier_now_ms() - started);
+out:
+	patient_batch_free(&batch);
+	envelope_free(&env);
+	return out;
+}
+
+/* Capped exponential backoff with full jitter in its upper half: a fleet of
+ * workers that lost the same database does not come back in lockstep. */
+static long applier_backoff_ms(struct applier *a, unsigned attempts)
+{
+	long long cap = a->sh->retry_max_ms, d = APPLIER_RETRY_BASE_MS;
+
+	for (unsigned i = 1; i < attempts && d < cap; i++)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	return (long)(d / 2 + rand_r(&a->seed) % (d / 2 + 1));
+}
+
+/* Sleeps before a retry, waking early for a stop or a revocation. Returns
+ * false when the job is to be abandoned. */
+static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
+{
+	struct timespec deadline;
+	bool go_on;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += wait_ms / 1000;
+	deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (!a->stopping && applier_job_current(a, job))
+		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT)
+			break;
+	go_on = !a->stopping && applier_job_current(a, job);
+	pthread_mutex_unlock(&a->mu);
+	return go_on;
+}
+
+static void applier_run_job(struct applier *a, const struct applier_job *job)
+{
+	unsigned attempts = 0;
+
+	while (applier_try(a, job) == APPLIER_RETRY) {
+		long wait = applier_backoff_ms(a, ++attempts);
+
+		atomic_fetch_add(&a->shw->totals.retries, 1);
+		log_warning("batch_retry", "partition=%" PRId32 " offset=%" PRId64
+			    " attempt=%u retry_ms=%ld", job->m->partition, job->m->offset, attempts,
+			    wait);
+		if (!applier_wait_retry(a, job, wait)) {
+			log_notice("batch_abandoned", "partition=%" PRId32 " offset=%" PRId64
+				   " reason=%s", job->m->partition, job->m->offset,
+				   a->stopping ? "stopping" : "revoked");
+			return;
+		}
+	}
+}
+
+static void applier_job_free(struct applier *a, struct applier_job *job)
+{
+	atomic_fetch_sub(&a->sh->parts[job->m->partition].pending, 1);
+	rd_kafka_message_destroy(job->m);
+	free(job);
+}
+
+static void *applier_main(void *arg)
+{
+	struct applier *a = arg;
+
+	for (;;) {
+		struct applier_job *job;
+
+		pthread_mutex_lock(&a->mu);
+		while (!a->head && !a->stopping)
+			pthread_cond_wait(&a->cv, &a->mu);
+		if (a->stopping) {
+			pthread_mutex_unlock(&a->mu);
+			break;
+		}
+		job = a->head;
+		a->head = job->next;
+		if (!a->head)
+			a->tail = NULL;
+		a->queued--;
+		a->busy_partition = job->m->partition;
+		pthread_mutex_unlock(&a->mu);
+
+		if (applier_job_current(a, job))
+			applier_run_job(a, job);
+
+		pthread_mutex_lock(&a->mu);
+		a->busy_partition = -1;
+		applier_job_free(a, job);
+		pthread_cond_broadcast(&a->idle_cv);
+		pthread_mutex_unlock(&a->mu);
+	}
+	return NULL;
+}
+
+int applier_start(struct applier *a, struct applier_shared *sh, const char *conninfo,
+		  unsigned id)
+{
+	int r;
+
+	memset(a, 0, sizeof(*a));
+	a->sh = sh;
+	a->shw = sh;
+	a->busy_partition = -1;
+	a->seed = (unsigned)time(NULL) * 2654435761u + id;
+	r = store_init(&a->store, conninfo);
+	if (r < 0)
+		return r;
+	pthread_mutex_init(&a->mu, NULL);
+	pthread_cond_init(&a->cv, NULL);
+	pthread_cond_init(&a->idle_cv, NULL);
+	r = pthread_create(&a->thread, NULL, applier_main, a);
+	if (r != 0) {
+		store_close(&a->store);
+		return -r;
+	}
+	a->started = true;
+	return 0;
+}
+
+int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
+{
+	struct applier_job *job = malloc(sizeof(*job));
+
+	if (!job)
+		return -ENOMEM;
+	job->m = m;
+	job->generation = atomic_load(&a->sh->parts[m->partition].generation);
+	job->next = NULL;
+	atomic_fetch_add(&a->sh->parts[m->partition].pending, 1);
+	pthread_mutex_lock(&a->mu);
+	if (a->tail)
+		a->tail->next = job;
+	else
+		a->head = job;
+	a->tail = job;
+	a->queued++;
+	pthread_cond_signal(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	return 0;
+}
+
+size_t applier_queued(struct applier *a)
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->queued;
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
+void applier_forget(struct applier *a, int32_t partition)
+{
+	struct applier_job **pp;
+
+	if (!a->started)
+		return;
+	pthread_mutex_lock(&a->mu);
+	for (pp = &a->head; *pp;) {
+		struct applier_job *job = *pp;
+
+		if (job->m->partition != partition) {
+			pp = &job->next;
+			continue;
+		}
+		*pp = job->next;
+		a->queued--;
+		applier_job_free(a, job);
+	}
+	a->tail = NULL;
+	for (struct applier_job *j = a->head; j; j = j->next)
+		a->tail = j;
+	/* A job of this partition waiting to retry wakes up, sees the new
+	 * generation and lets go. One being applied finishes first. */
+	pthread_cond_broadcast(&a->cv);
+	while (a->busy_partition == partition)
+		pthread_cond_wait(&a->idle_cv, &a->mu);
+	pthread_mutex_unlock(&a->mu);
+}
+
+void applier_stop(struct applier *a)
+{
+	if (!a->started)
+		return;
+	pthread_mutex_lock(&a->mu);
+	a->stopping = true;
+	pthread_cond_broadcast(&a->cv);
+	pthread_mutex_unlock(&a->mu);
+	pthread_join(a->thread, NULL);
+	while (a->head) {
+		struct applier_job *job = a->head;
+
+		a->head = job->next;
+		applier_job_free(a, job);
+	}
+	a->tail = NULL;
+	a->queued = 0;
+	store_close(&a->store);
+	pthread_cond_destroy(&a->idle_cv);
+	pthread_cond_destroy(&a->cv);
+	pthread_mutex_destroy(&a->mu);
+	a->started = false;
+}

@@ -1,0 +1,83 @@
+/* applier: a thread with its own PostgreSQL connection that applies the
+ * batches handed to it, in order. The consumer gives every partition to one
+ * applier (partition mod N), so batches of one partition stay in order while
+ * different partitions are applied concurrently. */
+#ifndef PATIENTS_APPLIER_H
+#define PATIENTS_APPLIER_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "store.h"
+
+struct dlq;
+
+#define APPLIER_MAX_PARTITIONS 4096
+
+/* What every applier and the consumer share about one partition. */
+struct applier_partition {
+	/* Bumped when the partition is revoked: jobs of an older generation
+	 * are abandoned (uncommitted; the next owner starts from PostgreSQL). */
+	atomic_uint generation;
+	atomic_int pending; /* jobs queued or being applied */
+};
+
+struct applier_totals {
+	atomic_ullong batches, patients, rows_written, dead_lettered, retries;
+};
+
+/* Owned by the consumer; read by the appliers. */
+struct applier_shared {
+	rd_kafka_t *rk; /* to store offsets (thread-safe) */
+	const char *group;
+	struct dlq *dlq;
+	long long retry_max_ms;
+	struct applier_partition *parts; /* APPLIER_MAX_PARTITIONS */
+	struct applier_totals totals;
+	atomic_bool db_up; /* the last statement reached PostgreSQL */
+};
+
+struct applier_job;
+
+struct applier {
+	const struct applier_shared *sh;
+	struct applier_shared *shw; /* the same, for the counters */
+	struct store store;
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;	/* work arrived, or stop/revoke: wake up */
+	pthread_cond_t idle_cv; /* a job finished */
+	struct applier_job *head, *tail;
+	size_t queued;
+	int32_t busy_partition; /* -1 when idle */
+	bool stopping;
+	unsigned seed;
+};
+
+/* Starts the thread with a connection for conninfo. Returns 0 or -errno. */
+int applier_start(struct applier *a, struct applier_shared *sh, const char *conninfo,
+		  unsigned id);
+
+/* Hands m (ownership included) to the applier, tagged with the partition's
+ * current generation. */
+int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
+
+/* Jobs waiting, not counting the one being applied. */
+size_t applier_queued(struct applier *a);
+
+/* After the partition's generation was bumped: drops its queued jobs and
+ * waits until the applier is no longer applying one of its batches. */
+void applier_forget(struct applier *a, int32_t partition);
+
+/* Finishes the job in hand (abandoning it if it is only waiting to retry),
+ * drops the rest, joins the thread, closes the connection. */
+void applier_stop(struct applier *a);
+
+#endif

@@ -1,0 +1,504 @@
+#include "config.h"
+
+#include "consumer.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "applier.h"
+#include "kafka.h"
+#include "log.h"
+#include "notify.h"
+#include "store.h"
+
+#define CONSUMER_RETRY_BASE_MS 100
+/* Backpressure: past this many batches waiting for one applier, its
+ * partitions are paused (and polled again once it is down to the low mark),
+ * so memory stays bounded while the group keeps us as a member. */
+#define CONSUMER_QUEUE_HIGH 8
+#define CONSUMER_QUEUE_LOW 2
+
+/* What the polling thread alone knows of one partition. */
+struct consumer_partition {
+	bool assigned;
+	int64_t end_offset; /* high watermark at start (exit_at_end), -1 unknown */
+	bool at_end;	    /* the fetcher reached end_offset */
+};
+
+struct consumer {
+	rd_kafka_t *rk;
+	struct consumer_options opt;
+	char *group;
+	char *topic;
+	struct store *store; /* the polling thread's connection, for offsets */
+	struct consumer_partition *parts; /* APPLIER_MAX_PARTITIONS */
+	struct applier_shared shared;
+	struct applier *appliers;
+	size_t nappliers;
+	bool *throttled; /* per applier: its partitions are paused */
+	bool ever_assigned;
+	volatile sig_atomic_t *stop;
+	unsigned seed;
+	struct consumer_totals totals;
+	int64_t last_status_ms;
+};
+
+static int64_t consumer_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void consumer_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static bool consumer_partition_ok(int32_t p)
+{
+	if (p >= 0 && p < APPLIER_MAX_PARTITIONS)
+		return true;
+	log_error("partition_out_of_range", "partition=%" PRId32 " max=%d", p,
+		  APPLIER_MAX_PARTITIONS - 1);
+	return false;
+}
+
+static struct applier *consumer_applier(struct consumer *c, int32_t p)
+{
+	return &c->appliers[(size_t)p % c->nappliers];
+}
+
+static long consumer_backoff_ms(struct consumer *c, unsigned attempts)
+{
+	long long cap = c->opt.retry_max_ms, d = CONSUMER_RETRY_BASE_MS;
+
+	for (unsigned i = 1; i < attempts && d < cap; i++)
+		d *= 2;
+	if (d > cap)
+		d = cap;
+	return (long)(d / 2 + rand_r(&c->seed) % (d / 2 + 1));
+}
+
+/* Where a partition with no offset recorded in PostgreSQL starts. */
+static int64_t consumer_default_start(struct consumer *c, int32_t partition)
+{
+	if (c->opt.from_time_ms > 0) {
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		int64_t off = RD_KAFKA_OFFSET_INVALID;
+
+		rd_kafka_topic_partition_list_add(l, c->topic, partition)->offset =
+			c->opt.from_time_ms;
+		if (rd_kafka_offsets_for_times(c->rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+			off = l->elems[0].offset; /* -1 (END) when nothing is that recent */
+		rd_kafka_topic_partition_list_destroy(l);
+		return off;
+	}
+	return c->opt.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_INVALID;
+}
+
+/* Sets each partition's start from PostgreSQL, the source of truth for what
+ * was applied. Retries until the database answers: starting a partition
+ * anywhere else could apply a batch twice or skip one. Kafka heartbeats go
+ * on in librdkafka's own threads meanwhile. */
+static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		rd_kafka_topic_partition_t *tp = &parts->elems[i];
+		struct store_error err = { 0 };
+		unsigned attempts = 0;
+		int64_t next = 0;
+		int r;
+
+		while ((r = store_load_offset(c->store, c->group, tp->topic, tp->partition, &next,
+					      &err)) < 0) {
+			long wait = consumer_backoff_ms(c, ++attempts);
+
+			log_warning("offset_load_failed",
+				    "partition=%" PRId32 " sqlstate=%s retry_ms=%ld", tp->partition,
+				    err.sqlstate[0] ? err.sqlstate : "-", wait);
+			notify_status("waiting for PostgreSQL to load offsets");
+			notify_watchdog();
+			if (*c->stop)
+				return;
+			consumer_sleep_ms(wait);
+		}
+		tp->offset = r == 1 ? next : consumer_default_start(c, tp->partition);
+		log_info("partition_assigned", "topic=%s partition=%" PRId32 " start=%" PRId64
+			 " from=%s", tp->topic, tp->partition, tp->offset,
+			 r == 1 ? "postgresql" : "default");
+	}
+}
+
+static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	consumer_load_offsets(c, parts);
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+
+		if (!consumer_partition_ok(p))
+			continue;
+		c->parts[p].assigned = true;
+		c->parts[p].at_end = false;
+	}
+	c->ever_assigned = true;
+}
+
+static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+{
+	for (int i = 0; i < parts->cnt; i++) {
+		int32_t p = parts->elems[i].partition;
+
+		if (!consumer_partition_ok(p))
+			continue;
+		/* Jobs of the old generation are dropped or let go; a batch
+		 * being applied finishes first, so the next owner finds its
+		 * commit (or nothing) in PostgreSQL. */
+		atomic_fetch_add(&c->shared.parts[p].generation, 1);
+		applier_forget(consumer_applier(c, p), p);
+		c->parts[p].assigned = false;
+		c->parts[p].at_end = false;
+		log_info("partition_revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
+			 p);
+	}
+	/* Hand over what Kafka should know, unless the partitions are already
+	 * someone else's. PostgreSQL has the truth either way. */
+	if (!rd_kafka_assignment_lost(c->rk))
+		rd_kafka_commit(c->rk, NULL, 0);
+}
+
+static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+			       rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+	struct consumer *c = opaque;
+	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+	rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		consumer_assign(c, parts);
+		if (cooperative)
+			error = rd_kafka_incremental_assign(rk, parts);
+		else
+			ret = rd_kafka_assign(rk, parts);
+	} else {
+		consumer_revoke(c, parts);
+		if (cooperative)
+			error = rd_kafka_incremental_unassign(rk, parts);
+		else
+			ret = rd_kafka_assign(rk, NULL);
+	}
+	if (error) {
+		log_error("rebalance_failed", "error=%s", rd_kafka_error_name(error));
+		rd_kafka_error_destroy(error);
+	} else if (ret) {
+		log_error("rebalance_failed", "error=%s", rd_kafka_err2name(ret));
+	}
+}
+
+/* Pauses or resumes every assigned partition of applier i. */
+static void consumer_throttle(struct consumer *c, size_t i, bool pause)
+{
+	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+
+	for (size_t p = i; p < APPLIER_MAX_PARTITIONS; p += c->nappliers)
+		if (c->parts[p].assigned)
+			rd_kafka_topic_partition_list_add(l, c->topic, (int32_t)p);
+	if (pause)
+		rd_kafka_pause_partitions(c->rk, l);
+	else
+		rd_kafka_resume_partitions(c->rk, l);
+	rd_kafka_topic_partition_list_destroy(l);
+	c->throttled[i] = pause;
+	log_debug(pause ? "applier_throttled" : "applier_released", "applier=%zu", i);
+}
+
+static void consumer_check_throttles(struct consumer *c)
+{
+	for (size_t i = 0; i < c->nappliers; i++) {
+		size_t q = applier_queued(&c->appliers[i]);
+
+		if (!c->throttled[i] && q >= CONSUMER_QUEUE_HIGH)
+			consumer_throttle(c, i, true);
+		else if (c->throttled[i] && q <= CONSUMER_QUEUE_LOW)
+			consumer_throttle(c, i, false);
+	}
+}
+
+/* Gives the message to its partition's applier; ownership goes with it. */
+static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
+{
+	if (!consumer_partition_ok(m->partition) ||
+	    applier_enqueue(consumer_applier(c, m->partition), m) < 0) {
+		/* Not stored, so not lost: the partition is re-read from
+		 * PostgreSQL's offset at the next assignment. Seek there now. */
+		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+		rd_kafka_error_t *error;
+
+		rd_kafka_topic_partition_list_add(l, rd_kafka_topic_name(m->rkt), m->partition)
+			->offset = m->offset;
+		error = rd_kafka_seek_partitions(c->rk, l, 5000);
+		if (error)
+			rd_kafka_error_destroy(error);
+		rd_kafka_topic_partition_list_destroy(l);
+		rd_kafka_message_destroy(m);
+		consumer_sleep_ms(100);
+	}
+}
+
+/* With exit_at_end: the high watermark of every partition, as seen now. */
+static int consumer_read_ends(struct consumer *c, char *err, size_t errsize)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
+	rd_kafka_resp_err_t e;
+	int r = 0;
+
+	if (!rkt) {
+		snprintf(err, errsize, "topic %s: %s", c->topic,
+			 rd_kafka_err2str(rd_kafka_last_error()));
+		return -EINVAL;
+	}
+	e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
+	if (e || md->topic_cnt != 1 || md->topics[0].err) {
+		snprintf(err, errsize, "topic %s: %s", c->topic,
+			 rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
+							       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		r = -EINVAL;
+		goto out;
+	}
+	for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+		int32_t id = md->topics[0].partitions[i].id;
+		int64_t lo = 0, hi = 0;
+
+		if (!consumer_partition_ok(id)) {
+			snprintf(err, errsize, "topic %s has more than %d partitions", c->topic,
+				 APPLIER_MAX_PARTITIONS);
+			r = -EINVAL;
+			goto out;
+		}
+		e = rd_kafka_query_watermark_offsets(c->rk, c->topic, id, &lo, &hi, 10000);
+		if (e) {
+			snprintf(err, errsize, "watermarks of %s/%d: %s", c->topic, id,
+				 rd_kafka_err2str(e));
+			r = -EINVAL;
+			goto out;
+		}
+		c->parts[id].end_offset = hi;
+	}
+out:
+	if (md)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	return r;
+}
+
+/* Caught up: every partition we hold reached the end seen at start, and
+ * nothing of it is waiting to be applied. */
+static bool consumer_caught_up(struct consumer *c)
+{
+	if (!c->ever_assigned)
+		return false;
+	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
+		const struct consumer_partition *p = &c->parts[i];
+
+		if (p->assigned && p->end_offset > 0 &&
+		    (!p->at_end || atomic_load(&c->shared.parts[i].pending) > 0))
+			return false;
+	}
+	return true;
+}
+
+static void consumer_eof(struct consumer *c, const rd_kafka_message_t *m)
+{
+	if (consumer_partition_ok(m->partition) && m->offset >= c->parts[m->partition].end_offset)
+		c->parts[m->partition].at_end = true;
+}
+
+void consumer_free(struct consumer *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; c->appliers && i < c->nappliers; i++)
+		applier_stop(&c->appliers[i]);
+	if (c->rk)
+		rd_kafka_destroy(c->rk);
+	free(c->appliers);
+	free(c->throttled);
+	free(c->shared.parts);
+	free(c->parts);
+	free(c->group);
+	free(c->topic);
+	free(c);
+}
+
+int consumer_new(struct consumer **out, const struct consumer_options *opt, struct store *store,
+		 struct dlq *dlq, char *err, size_t errsize)
+{
+	const char *defaults[] = {
+		"group.id", opt->group,
+		"partition.assignment.strategy", "cooperative-sticky",
+		"enable.auto.offset.store", "false",
+		"enable.auto.commit", "true",
+		"auto.commit.interval.ms", "1000",
+		"auto.offset.reset", "earliest",
+		"enable.partition.eof", opt->exit_at_end ? "true" : "false",
+		/* What librdkafka prefetches is memory: keep it near what the
+		 * appliers can hold, not the 64 MiB default. */
+		"queued.max.messages.kbytes", "8192",
+		"client.id", "patients-worker",
+		NULL,
+	};
+	struct consumer *c = calloc(1, sizeof(*c));
+	rd_kafka_conf_t *conf = NULL;
+	char errstr[512];
+
+	if (!c)
+		goto nomem;
+	c->opt = *opt;
+	c->store = store;
+	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	c->group = strdup(opt->group);
+	c->topic = strdup(opt->topic);
+	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
+	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
+	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
+	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
+	c->throttled = calloc(c->nappliers, sizeof(*c->throttled));
+	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers ||
+	    !c->throttled)
+		goto nomem;
+	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++)
+		c->parts[i].end_offset = -1;
+	conf = kafka_conf_new(opt->brokers, defaults, opt->kafka_props, err, errsize);
+	if (!conf)
+		goto fail;
+	rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance);
+	rd_kafka_conf_set_opaque(conf, c);
+	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (!c->rk) {
+		snprintf(err, errsize, "consumer: %s", errstr);
+		goto fail;
+	}
+	conf = NULL; /* now owned by c->rk */
+	rd_kafka_poll_set_consumer(c->rk);
+	if (opt->exit_at_end && consumer_read_ends(c, err, errsize) < 0)
+		goto fail;
+	c->shared.rk = c->rk;
+	c->shared.group = c->group;
+	c->shared.dlq = dlq;
+	c->shared.retry_max_ms = opt->retry_max_ms;
+	atomic_store(&c->shared.db_up, true);
+	for (size_t i = 0; i < c->nappliers; i++) {
+		int r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
+		if (r < 0) {
+			snprintf(err, errsize, "applier %zu: %s", i, strerror(-r));
+			goto fail;
+		}
+	}
+	*out = c;
+	return 0;
+nomem:
+	snprintf(err, errsize, "out of memory");
+fail:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	consumer_free(c);
+	return -EINVAL;
+}
+
+static void consumer_update_totals(struct consumer *c)
+{
+	c->totals.batches = atomic_load(&c->shared.totals.batches);
+	c->totals.patients = atomic_load(&c->shared.totals.patients);
+	c->totals.rows_written = atomic_load(&c->shared.totals.rows_written);
+	c->totals.dead_lettered = atomic_load(&c->shared.totals.dead_lettered);
+	c->totals.retries = atomic_load(&c->shared.totals.retries);
+}
+
+int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
+{
+	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_resp_err_t err;
+
+	c->stop = stop;
+	rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+	err = rd_kafka_subscribe(c->rk, topics);
+	rd_kafka_topic_partition_list_destroy(topics);
+	if (err) {
+		log_error("subscribe_failed", "topic=%s error=%s", c->topic, rd_kafka_err2name(err));
+		return -EIO;
+	}
+	notify_ready("consuming");
+	while (!*stop) {
+		rd_kafka_message_t *m;
+		int64_t now;
+
+		m = rd_kafka_consumer_poll(c->rk, 100);
+		if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+			consumer_eof(c, m);
+			rd_kafka_message_destroy(m);
+		} else if (m && m->err) {
+			log_warning("kafka_error", "error=%s message=%s", rd_kafka_err2name(m->err),
+				    rd_kafka_err2str(m->err));
+			rd_kafka_message_destroy(m);
+		} else if (m) {
+			consumer_dispatch(c, m); /* m now belongs to an applier */
+		}
+		consumer_check_throttles(c);
+		notify_watchdog();
+		now = consumer_now_ms();
+		if (now - c->last_status_ms >= 5000) {
+			consumer_update_totals(c);
+			notify_status("%s; batches=%" PRIu64 " patients=%" PRIu64 " dlq=%" PRIu64
+				      " retries=%" PRIu64,
+				      atomic_load(&c->shared.db_up) ? "consuming"
+								    : "PostgreSQL unavailable",
+				      c->totals.batches, c->totals.patients, c->totals.dead_lettered,
+				      c->totals.retries);
+			c->last_status_ms = now;
+		}
+		if (c->opt.exit_at_end && consumer_caught_up(c)) {
+			consumer_update_totals(c);
+			log_notice("caught_up", "batches=%" PRIu64 " patients=%" PRIu64,
+				   c->totals.batches, c->totals.patients);
+			break;
+		}
+	}
+	return 0;
+}
+
+const struct consumer_totals *consumer_totals(const struct consumer *c)
+{
+	return &c->totals;
+}
+
+void consumer_close(struct consumer *c)
+{
+	rd_kafka_resp_err_t err;
+
+	if (!c)
+		return;
+	/* Finish the batches in hand, then tell Kafka, then leave the group:
+	 * the revocation that close triggers finds the appliers idle. */
+	for (size_t i = 0; i < c->nappliers; i++)
+		applier_stop(&c->appliers[i]);
+	consumer_update_totals(c);
+	err = rd_kafka_commit(c->rk, NULL, 0);
+	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+		log_warning("commit_failed", "error=%s", rd_kafka_err2name(err));
+	err = rd_kafka_consumer_close(c->rk);
+	if (err)
+		log_warning("consumer_close_failed", "error=%s", rd_kafka_err2name(err));
+}

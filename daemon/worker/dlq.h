@@ -1,0 +1,33 @@
+/* dlq: the dead-letter producer. A poison message is copied, value intact,
+ * to the DLQ topic with headers saying why, and only once the broker has
+ * acknowledged it (acks=all) may the worker move past it. */
+#ifndef PATIENTS_DLQ_H
+#define PATIENTS_DLQ_H
+
+#include <pthread.h>
+
+#include <librdkafka/rdkafka.h>
+
+struct settings_list;
+
+struct dlq {
+	rd_kafka_t *rk;
+	char *topic;
+	pthread_mutex_t mu; /* one send at a time: appliers share the producer */
+};
+
+/* Creates the producer. Returns 0, or -EINVAL with a message in err. */
+int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *props,
+	     const char *topic, char *err, size_t errsize);
+
+/* Sends src's key and value to the DLQ with the headers error.class,
+ * error.message, source.topic, source.partition, source.offset, and waits
+ * up to timeout_ms for the acknowledgement. Returns 0 once delivered,
+ * -EIO otherwise (the caller retries later). Thread-safe. */
+int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_class,
+	     const char *error_message, int timeout_ms);
+
+/* Flushes and destroys the producer. */
+void dlq_close(struct dlq *d);
+
+#endif

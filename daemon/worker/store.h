@@ -1,0 +1,78 @@
+/* store: everything the worker asks of PostgreSQL: the schema, the offsets
+ * it keeps there, and applying one batch as one transaction. */
+#ifndef PATIENTS_STORE_H
+#define PATIENTS_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+struct patient_batch;
+struct envelope_meta;
+
+/* How a failed statement should be handled (DESIGN.md s.4). */
+enum store_failure {
+	STORE_OK = 0,
+	STORE_TRANSIENT, /* connection lost, 08, 40001, 40P01, 53, 57P0x, unknown: retry */
+	STORE_PERMANENT, /* 22 (data exception), 23 (integrity): the batch is poison */
+};
+
+struct store_error {
+	enum store_failure failure;
+	char sqlstate[6];
+	char message[256]; /* PostgreSQL's primary message, never row data */
+};
+
+struct store {
+	PGconn *conn;
+	char *conninfo;
+	bool prepared; /* statements prepared on this connection */
+	/* Reused buffers for the array parameters, so a batch costs no
+	 * per-row allocation. */
+	char *arrays[6];
+	size_t array_cap[6];
+};
+
+/* Initialises s for conninfo (libpq syntax; "" means PG* variables). Does not
+ * connect. Returns 0 or -ENOMEM. */
+int store_init(struct store *s, const char *conninfo);
+
+/* Closes the connection and frees what s owns. */
+void store_close(struct store *s);
+
+/* Connects unless connected and healthy. Returns 0, or -EIO with err set. */
+int store_connect(struct store *s, struct store_error *err);
+
+/* Applies pending migrations under an advisory lock (so concurrent --migrate
+ * runs serialise). *applied receives how many ran. Returns 0 or -EIO. */
+int store_migrate(struct store *s, int *applied, struct store_error *err);
+
+/* Returns 0 when the schema is at the newest version this binary knows,
+ * -ENOENT (with a message saying to run --migrate) when it is older or
+ * absent, -EPROTO when it is newer, -EIO on a database error. */
+int store_check_schema(struct store *s, struct store_error *err);
+
+/* Reads the next offset recorded for (group, topic, partition).
+ * Returns 1 with *next_offset set, 0 when none is recorded, -EIO on error. */
+int store_load_offset(struct store *s, const char *group, const char *topic, int32_t partition,
+		      int64_t *next_offset, struct store_error *err);
+
+/* In ONE transaction: upserts every patient of batch for meta->tenant (older
+ * data never overwrites newer), records the batch in patient_batches and
+ * sets next_offset = offset + 1 for (group, topic, partition).
+ * Returns 0 with *written = rows inserted or updated, or -EIO with err
+ * saying whether the failure is transient or permanent. */
+int store_apply_batch(struct store *s, const struct patient_batch *batch,
+		      const struct envelope_meta *meta, const char *group, const char *topic,
+		      int32_t partition, int64_t offset, long *written, struct store_error *err);
+
+/* Moves (group, topic, partition) past a poison message at offset (after it
+ * went to the DLQ). Returns 0 or -EIO. */
+int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,
+		      int64_t offset, struct store_error *err);
+
+/* Classifies a SQLSTATE (NULL: the connection is gone). */
+enum store_failure store_classify(const char *sqlstate);
+
+#endif

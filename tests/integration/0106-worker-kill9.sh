@@ -1,0 +1,38 @@
+# kill -9 of the worker at random points during 200 batches, restarted each
+# time: the final table equals the one an undisturbed worker builds, and
+# patient_batches holds each request id once.
+set -euo pipefail
+. "$PATIENTS_SRC/tests/lib/assert.sh"
+. "$PATIENTS_SRC/tests/lib/batches.sh"
+
+topic=it0106
+new_topic $topic 6
+new_topic $topic.dlq 1
+# 200 batches of 50 over 6 tenants, overlapping codes so order matters.
+for ((b = 0; b < 200; b++)); do
+	printf 't%d:' $((b % 6))
+	envelope "t$((b % 6))" $((b + 1)) "2026-11-24T10:$(printf %02d $((b / 60))):$(printf %02d $((b % 60))).000Z" $(((b / 6) * 25)) 50 "b$b"
+done | kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t $topic -K:
+
+fresh_db it0106ref
+"$WORKER_BIN" --topic $topic --dlq-topic $topic.dlq --group ref --exit-at-end >/dev/null 2>"$STACK_DIR/0106-ref.log"
+expected=$(table_digest)
+assert_eq "reference run applied all 200" "$(sql 'select count(*) from patient_batches')" "200"
+
+fresh_db it0106
+kills=0
+for ((round = 0; round < 30; round++)); do
+	[ "$(sql 'select count(*) from patient_batches')" = 200 ] && break
+	start_daemon w0106 "$WORKER_BIN" --topic $topic --dlq-topic $topic.dlq --group crashy
+	sleep "0.$((RANDOM % 9 + 1))"
+	sleep $((RANDOM % 2))
+	kill -KILL "$(cat "$STACK_DIR/w0106.daemon.pid")" 2>/dev/null && kills=$((kills + 1))
+	wait "$(cat "$STACK_DIR/w0106.daemon.pid")" 2>/dev/null || true
+	rm -f "$STACK_DIR/w0106.daemon.pid"
+done
+echo "# killed $kills times"
+# The last one runs to the end undisturbed.
+"$WORKER_BIN" --topic $topic --dlq-topic $topic.dlq --group crashy --exit-at-end >/dev/null 2>>"$STACK_DIR/w0106.log"
+assert_match "killed at least 3 times" "$kills" '^([3-9]|[1-9][0-9])$'
+assert_eq "every batch applied once" "$(sql 'select count(*), count(distinct request_id) from patient_batches')" "200|200"
+assert_eq "table equals the undisturbed run's" "$(table_digest)" "$expected"
