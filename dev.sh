@@ -5,6 +5,7 @@
 #   ./dev.sh down    stop everything `up` started
 #   ./dev.sh test    unit tests, fuzzing, then integration tests on a stack of their own
 #   ./dev.sh build   install what is missing and build (with sanitizers)
+#   ./dev.sh bench   throughput against this machine's own limit (a stack of its own)
 #   ./dev.sh status  what is running
 set -euo pipefail
 
@@ -19,8 +20,8 @@ cd "$SRC"
 # the Kafka broker), and clang for the libFuzzer targets.
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
-	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libsystemd-dev libcmocka-dev
-	postgresql kcat curl openssl ca-certificates
+	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev
+	postgresql kcat curl openssl ca-certificates bc wrk
 	default-jre-headless maven
 	clang libclang-rt-dev
 )
@@ -119,6 +120,49 @@ cmd_up() {
 	cat >>"$RUN/stack.env" <<-EOF
 		export WORKER_LOG=$RUN/worker.log
 	EOF
+	# The gateway, with demo credentials: ports and secret are chosen once
+	# and kept in .run/gateway.env, so a second `up` changes nothing.
+	if [ ! -f "$RUN/gateway.env" ]; then
+		(
+			umask 077
+			printf 'GATEWAY_PORT=%s\nGATEWAY_ADMIN_PORT=%s\nDEMO_SECRET_KEY=%s\n' \
+				"$(stack_free_port 18080)" "$(stack_free_port 19180)" \
+				"$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >"$RUN/gateway.env"
+		)
+	fi
+	# shellcheck disable=SC1091
+	. "$RUN/gateway.env"
+	printf 'demo:demo-key:%s\n' "$(printf '%s' "$DEMO_SECRET_KEY" |
+		daemon/gateway/patients-gateway --hash-secret)" >"$RUN/gateway.keys"
+	cat >>"$RUN/stack.env" <<-EOF
+		export GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT
+		export GATEWAY_METRICS_URL=http://127.0.0.1:$GATEWAY_ADMIN_PORT/metrics
+		export GATEWAY_LOG=$RUN/gateway.log
+		export DEMO_TENANT=demo
+		export DEMO_API_KEY=demo-key
+		export DEMO_SECRET_KEY=$DEMO_SECRET_KEY
+	EOF
+	(
+		# shellcheck disable=SC1091
+		. "$RUN/stack.env"
+		say "starting patients-gateway on $GATEWAY_URL (log: .run/gateway.log)"
+		start_daemon gateway daemon/gateway/patients-gateway --listen "127.0.0.1:$GATEWAY_PORT" \
+			--admin-listen "127.0.0.1:$GATEWAY_ADMIN_PORT" --keys-file "$RUN/gateway.keys"
+		for ((i = 0; i < 300; i++)); do
+			[ "$(curl -s "http://127.0.0.1:$GATEWAY_ADMIN_PORT/readyz")" = ready ] && break
+			sleep 0.1
+		done
+		say "sample: PUT $GATEWAY_URL/v1/patients as tenant $DEMO_TENANT"
+		curl -sS -X PUT "$GATEWAY_URL/v1/patients" -H "X-API-Key: $DEMO_API_KEY" \
+			-H "X-Secret-Key: $DEMO_SECRET_KEY" -H 'Content-Type: application/json' \
+			-d '{"patients":[{"code":"demo-1","first_name":"Ada","last_name":"Lovelace","gender":"female","birthdate":"1985-12-10","email":"ada@example.com"}]}' \
+			-w '  (HTTP %{http_code})\n' || true
+		for ((i = 0; i < 100; i++)); do
+			[ "$(psql -X -tAc "select count(*) from patients where tenant = 'demo' and code = 'demo-1'")" = 1 ] && break
+			sleep 0.1
+		done
+		psql -X -c "select tenant, code, first_name, last_name, gender, birthdate, email, received_at from patients where tenant = 'demo' and code = 'demo-1'"
+	)
 	say "ready in $((SECONDS - t0))s; source .run/stack.env"
 	cat "$RUN/stack.env"
 }
@@ -190,14 +234,20 @@ cmd_test() {
 	[ "$failed" -eq 0 ]
 }
 
+cmd_bench() {
+	install_deps
+	exec bash tests/bench/run.sh
+}
+
 case "${1:-}" in
 up) cmd_up ;;
+bench) cmd_bench ;;
 down) cmd_down ;;
 test) cmd_test ;;
 build) cmd_build ;;
 status) cmd_status ;;
 *)
-	sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
 	[ -n "${1:-}" ] && exit 2
 	exit 0
 	;;

@@ -243,6 +243,7 @@ static void *applier_main(void *arg)
 			a->tail = NULL;
 		a->queued--;
 		a->busy_partition = job->m->partition;
+		pthread_cond_broadcast(&a->idle_cv); /* room for the next one */
 		pthread_mutex_unlock(&a->mu);
 
 		if (applier_job_current(a, job))
@@ -302,6 +303,27 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
+}
+
+bool applier_wait_room(struct applier *a, size_t limit, int timeout_ms)
+{
+	struct timespec deadline;
+	bool room;
+
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += timeout_ms / 1000;
+	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&a->mu);
+	while (a->queued >= limit && !a->stopping)
+		if (pthread_cond_timedwait(&a->idle_cv, &a->mu, &deadline) == ETIMEDOUT)
+			break;
+	room = a->queued < limit;
+	pthread_mutex_unlock(&a->mu);
+	return room;
 }
 
 size_t applier_queued(struct applier *a)

@@ -72,6 +72,10 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
 /* Jobs waiting, not counting the one being applied. */
 size_t applier_queued(struct applier *a);
 
+/* Waits up to timeout_ms for fewer than limit jobs to be waiting. Returns
+ * whether there is room. */
+bool applier_wait_room(struct applier *a, size_t limit, int timeout_ms);
+
 /* After the partition's generation was bumped: drops its queued jobs and
  * waits until the applier is no longer applying one of its batches. */
 void applier_forget(struct applier *a, int32_t partition);

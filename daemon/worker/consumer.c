@@ -19,11 +19,19 @@
 #include "store.h"
 
 #define CONSUMER_RETRY_BASE_MS 100
-/* Backpressure: past this many batches waiting for one applier, its
- * partitions are paused (and polled again once it is down to the low mark),
- * so memory stays bounded while the group keeps us as a member. */
-#define CONSUMER_QUEUE_HIGH 8
-#define CONSUMER_QUEUE_LOW 2
+/* Backpressure. An applier takes at most this many waiting batches; the
+ * next message for it is held and polling stops, so librdkafka's own
+ * prefetch queue (bounded by queued.max.messages.kbytes) is the buffer.
+ * Pausing partitions would throw that prefetched data away, so it is kept
+ * for a long stall (PostgreSQL down): past CONSUMER_HOLD_PAUSE_MS every
+ * partition is paused and polling resumes, which keeps the group
+ * membership alive (max.poll.interval.ms). */
+#define CONSUMER_QUEUE_HIGH 4
+#define CONSUMER_HOLD_PAUSE_MS 10000
+/* librdkafka 2.0 waits a fixed second before fetching again once its queue
+ * is full, so the queue must hold about a second of work at full speed
+ * (some 150 batches of 150 KB) or the worker idles in every such second. */
+#define CONSUMER_PREFETCH_KBYTES "24576"
 
 /* What the polling thread alone knows of one partition. */
 struct consumer_partition {
@@ -42,7 +50,9 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	bool *throttled; /* per applier: its partitions are paused */
+	rd_kafka_message_t *held; /* polled, waiting for room in its applier */
+	int64_t held_since_ms;
+	bool paused; /* every assigned partition is paused (a long hold) */
 	bool ever_assigned;
 	volatile sig_atomic_t *stop;
 	unsigned seed;
@@ -167,6 +177,10 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 		 * commit (or nothing) in PostgreSQL. */
 		atomic_fetch_add(&c->shared.parts[p].generation, 1);
 		applier_forget(consumer_applier(c, p), p);
+		if (c->held && c->held->partition == p) {
+			rd_kafka_message_destroy(c->held); /* never stored: not lost */
+			c->held = NULL;
+		}
 		c->parts[p].assigned = false;
 		c->parts[p].at_end = false;
 		log_info("partition_revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
@@ -192,6 +206,8 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 			error = rd_kafka_incremental_assign(rk, parts);
 		else
 			ret = rd_kafka_assign(rk, parts);
+		if (c->paused) /* still stalled: the new ones wait too */
+			rd_kafka_pause_partitions(rk, parts);
 	} else {
 		consumer_revoke(c, parts);
 		if (cooperative)
@@ -207,39 +223,38 @@ static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 	}
 }
 
-/* Pauses or resumes every assigned partition of applier i. */
-static void consumer_throttle(struct consumer *c, size_t i, bool pause)
+/* Pauses or resumes every assigned partition. */
+static void consumer_pause_all(struct consumer *c, bool pause)
 {
-	rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
+	rd_kafka_topic_partition_list_t *l = NULL;
 
-	for (size_t p = i; p < APPLIER_MAX_PARTITIONS; p += c->nappliers)
-		if (c->parts[p].assigned)
-			rd_kafka_topic_partition_list_add(l, c->topic, (int32_t)p);
-	if (pause)
-		rd_kafka_pause_partitions(c->rk, l);
-	else
-		rd_kafka_resume_partitions(c->rk, l);
-	rd_kafka_topic_partition_list_destroy(l);
-	c->throttled[i] = pause;
-	log_debug(pause ? "applier_throttled" : "applier_released", "applier=%zu", i);
-}
-
-static void consumer_check_throttles(struct consumer *c)
-{
-	for (size_t i = 0; i < c->nappliers; i++) {
-		size_t q = applier_queued(&c->appliers[i]);
-
-		if (!c->throttled[i] && q >= CONSUMER_QUEUE_HIGH)
-			consumer_throttle(c, i, true);
-		else if (c->throttled[i] && q <= CONSUMER_QUEUE_LOW)
-			consumer_throttle(c, i, false);
+	if (rd_kafka_assignment(c->rk, &l) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		if (pause)
+			rd_kafka_pause_partitions(c->rk, l);
+		else
+			rd_kafka_resume_partitions(c->rk, l);
 	}
+	if (l)
+		rd_kafka_topic_partition_list_destroy(l);
+	c->paused = pause;
+	log_info(pause ? "consumption_paused" : "consumption_resumed", "held_ms=%" PRId64,
+		 consumer_now_ms() - c->held_since_ms);
 }
 
-/* Gives the message to its partition's applier; ownership goes with it. */
+/* Gives the message to its partition's applier (ownership goes with it), or
+ * holds it while that applier is full. */
 static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 {
-	if (!consumer_partition_ok(m->partition) ||
+	if (consumer_partition_ok(m->partition) && !c->held &&
+	    applier_queued(consumer_applier(c, m->partition)) >= CONSUMER_QUEUE_HIGH) {
+		c->held = m;
+		c->held_since_ms = consumer_now_ms();
+		return;
+	}
+	/* A second message while one is held can only come from a partition
+	 * assigned during a long hold, before its pause took: it is read
+	 * again later, like any message not handed over. */
+	if (!consumer_partition_ok(m->partition) || c->held ||
 	    applier_enqueue(consumer_applier(c, m->partition), m) < 0) {
 		/* Not stored, so not lost: the partition is re-read from
 		 * PostgreSQL's offset at the next assignment. Seek there now. */
@@ -308,7 +323,7 @@ out:
  * nothing of it is waiting to be applied. */
 static bool consumer_caught_up(struct consumer *c)
 {
-	if (!c->ever_assigned)
+	if (!c->ever_assigned || c->held)
 		return false;
 	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
 		const struct consumer_partition *p = &c->parts[i];
@@ -334,8 +349,9 @@ void consumer_free(struct consumer *c)
 		applier_stop(&c->appliers[i]);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
+	if (c->held)
+		rd_kafka_message_destroy(c->held);
 	free(c->appliers);
-	free(c->throttled);
 	free(c->shared.parts);
 	free(c->parts);
 	free(c->group);
@@ -356,7 +372,13 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 		"enable.partition.eof", opt->exit_at_end ? "true" : "false",
 		/* What librdkafka prefetches is memory: keep it near what the
 		 * appliers can hold, not the 64 MiB default. */
-		"queued.max.messages.kbytes", "8192",
+		"queued.max.messages.kbytes", CONSUMER_PREFETCH_KBYTES,
+		/* A cooperative rebalance takes two rounds, and members learn of
+		 * the second from a heartbeat: a second, not three, when a
+		 * worker joins or leaves. */
+		"heartbeat.interval.ms", "1000",
+		/* Live traffic trickles in: answer within 100 ms, not 500. */
+		"fetch.wait.max.ms", "100",
 		"client.id", "patients-worker",
 		NULL,
 	};
@@ -375,9 +397,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
 	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
-	c->throttled = calloc(c->nappliers, sizeof(*c->throttled));
-	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers ||
-	    !c->throttled)
+	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers)
 		goto nomem;
 	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++)
 		c->parts[i].end_offset = -1;
@@ -418,6 +438,21 @@ fail:
 	return -EINVAL;
 }
 
+/* Hands the held message over once its applier has room (waiting a little
+ * for it). Returns whether it did. */
+static bool consumer_place_held(struct consumer *c)
+{
+	rd_kafka_message_t *m = c->held;
+
+	if (!applier_wait_room(consumer_applier(c, m->partition), CONSUMER_QUEUE_HIGH, 100))
+		return false;
+	c->held = NULL;
+	consumer_dispatch(c, m);
+	if (c->paused)
+		consumer_pause_all(c, false);
+	return true;
+}
+
 static void consumer_update_totals(struct consumer *c)
 {
 	c->totals.batches = atomic_load(&c->shared.totals.batches);
@@ -442,9 +477,16 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 	}
 	notify_ready("consuming");
 	while (!*stop) {
-		rd_kafka_message_t *m;
+		rd_kafka_message_t *m = NULL;
 		int64_t now;
 
+		if (c->held && consumer_place_held(c)) {
+			m = NULL; /* placed; poll on */
+		} else if (c->held && !c->paused) {
+			if (consumer_now_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
+				consumer_pause_all(c, true);
+			goto housekeeping; /* not polling: librdkafka buffers */
+		}
 		m = rd_kafka_consumer_poll(c->rk, 100);
 		if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 			consumer_eof(c, m);
@@ -454,9 +496,9 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 				    rd_kafka_err2str(m->err));
 			rd_kafka_message_destroy(m);
 		} else if (m) {
-			consumer_dispatch(c, m); /* m now belongs to an applier */
+			consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
 		}
-		consumer_check_throttles(c);
+housekeeping:
 		notify_watchdog();
 		now = consumer_now_ms();
 		if (now - c->last_status_ms >= 5000) {

@@ -24,8 +24,13 @@ kills=0
 for ((round = 0; round < 30; round++)); do
 	[ "$(sql 'select count(*) from patient_batches')" = 200 ] && break
 	start_daemon w0106 "$WORKER_BIN" --topic $topic --dlq-topic $topic.dlq --group crashy
-	sleep "0.$((RANDOM % 9 + 1))"
-	sleep $((RANDOM % 2))
+	# Killed a random number of batches further on (or, now and then, while
+	# still starting), so the kills land mid-stream however fast it runs.
+	target=$(($(sql 'select count(*) from patient_batches') + RANDOM % 25))
+	for ((i = 0; i < 500; i++)); do
+		[ "$(sql 'select count(*) from patient_batches')" -ge "$target" ] && break
+		sleep 0.01
+	done
 	kill -KILL "$(cat "$STACK_DIR/w0106.daemon.pid")" 2>/dev/null && kills=$((kills + 1))
 	wait "$(cat "$STACK_DIR/w0106.daemon.pid")" 2>/dev/null || true
 	rm -f "$STACK_DIR/w0106.daemon.pid"

@@ -17,6 +17,11 @@ produce() { # FROM TO
 for w in a b c; do
 	start_daemon w0107$w "$WORKER_BIN" --topic $topic --dlq-topic $topic.dlq --group trio
 done
+# Produce only once the group has settled with all three, or the first to
+# join could apply everything alone.
+holders() { for w in a b c; do grep -q event=partition_assigned "$STACK_DIR/w0107$w.log" && echo $w; done | wc -l; }
+wait_for "all three hold partitions" 60 3 holders
+sleep 2 # a cooperative rebalance takes a second round
 produce 0 60
 wait_for "first 60 batches applied" 90 60 sql "select count(*) from patient_batches"
 stop_daemon w0107b && rc=0 || rc=$?

@@ -1,0 +1,57 @@
+/* publisher: the gateway's Kafka producer. One batch is one message; it
+ * counts as published only when its delivery report says the broker has it
+ * (acks=all, idempotent). Reports arrive on the publisher's own poller
+ * thread, never on an HTTP thread, and every message gets one, at the
+ * latest after the publish timeout (message.timeout.ms). */
+#ifndef PATIENTS_GATEWAY_PUBLISHER_H
+#define PATIENTS_GATEWAY_PUBLISHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct publisher;
+struct settings_list;
+
+/* Called once per message sent, on the poller thread: err is 0 when the
+ * broker acknowledged it, -ETIMEDOUT when it did not within timeout_ms
+ * (the publisher's own deadline, kept to within 50 ms), -EIO on any other
+ * failure. It must not block. */
+typedef void (*publisher_delivered_fn)(void *opaque, int err);
+
+struct publisher_options {
+	const char *brokers;
+	const char *topic;
+	const struct settings_list *kafka_props; /* --kafka-prop, last word */
+	int timeout_ms;				 /* message.timeout.ms */
+	size_t max_message_bytes;		 /* message.max.bytes */
+	publisher_delivered_fn delivered;
+};
+
+/* Creates the producer and starts its poller thread. Returns 0, or -EINVAL
+ * (a bad property) / -ENOMEM with a message in err. */
+int publisher_new(struct publisher **out, const struct publisher_options *opt, char *err,
+		  size_t errsize);
+
+/* Queues value (malloc'd; on success the publisher owns and frees it) with
+ * key. Never blocks. Returns 0, then exactly one delivered() call follows;
+ * -ENOBUFS when the local queue is full, -EMSGSIZE when the message is over
+ * message.max.bytes, -EIO otherwise: the caller still owns value and no
+ * report follows. Thread-safe. */
+int publisher_send(struct publisher *p, const char *key, char *value, size_t len, void *opaque);
+
+/* Asks the cluster for the topic's metadata, waiting up to timeout_ms:
+ * true when the topic is known with at least one partition. Blocks the
+ * caller (the main loop), never the poller. */
+bool publisher_reachable(struct publisher *p, int timeout_ms);
+
+/* Messages queued or in flight, not yet reported. */
+int publisher_outq_len(struct publisher *p);
+
+/* Waits up to timeout_ms for every report. Returns the messages left. */
+int publisher_flush(struct publisher *p, int timeout_ms);
+
+/* Flushes (up to the publish timeout), stops the poller and destroys the
+ * producer; NULL is a no-op. */
+void publisher_free(struct publisher *p);
+
+#endif

@@ -1,0 +1,290 @@
+#!/usr/bin/env bash
+# ./dev.sh bench: end-to-end throughput against the machine's own limit.
+#
+# Everything is measured in one run on one stack of its own, so each figure
+# is a ratio to a baseline taken minutes apart on the same (noisy, shared)
+# machine:
+#   - baseline: bench_loader, the worker's own upsert straight from a file
+#     over the same number of connections, one transaction per batch;
+#   - worker: the same batches already in Kafka, a fresh group, timed from
+#     the worker's start until PostgreSQL holds every batch; with 1, 2 and 4
+#     worker processes in one group, and the database's share of the CPU;
+#   - gateway: 1000-patient PUTs per second (wrk) against kcat producing the
+#     same bodies;
+#   - peak RSS (VmHWM) of each daemon.
+# The daemons are built here without sanitizers, -O2, from a copy of the tree.
+#
+#   tests/bench/run.sh            BENCH_BATCHES (200) x 1000 patients
+#   KEEP_STACK=1 tests/bench/run.sh
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib/stack.sh
+. "$SRC/tests/lib/stack.sh"
+
+BATCHES=${BENCH_BATCHES:-200}
+PER_BATCH=1000
+CONNECTIONS=${BENCH_CONNECTIONS:-2}
+REPEAT=${BENCH_REPEAT:-2}
+BUILD=${BENCH_BUILD:-$STACK_CACHE/bench-build}
+NCPU=$(nproc)
+CLK_TCK=$(getconf CLK_TCK)
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
+
+# --- an optimised build of the working tree, kept between runs -----------
+build() {
+	say "building without sanitizers (-O2) in $BUILD"
+	mkdir -p "$BUILD/src"
+	# tar keeps mtimes, so an unchanged file does not rebuild.
+	(cd "$SRC" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) |
+		tar -xf - -C "$BUILD/src"
+	(
+		cd "$BUILD/src"
+		[ -x configure ] || ./autogen.sh >/dev/null 2>&1
+		[ -f Makefile ] || ./configure CFLAGS="-O2 -g" >/dev/null
+		make -j"$NCPU" >/dev/null
+		make -j"$NCPU" tests/bench/bench_loader >/dev/null
+	) || die "build failed (rerun: cd $BUILD/src && make)"
+	WORKER=$BUILD/src/daemon/worker/patients-worker
+	GATEWAY=$BUILD/src/daemon/gateway/patients-gateway
+	LOADER=$BUILD/src/tests/bench/bench_loader
+}
+
+# --- the data --------------------------------------------------------------
+# BATCHES envelopes of PER_BATCH patients from 12 tenants; a tenant's batch j
+# rewrites half of its batch j-1's codes and adds as many new ones, so the
+# load is half updates, half inserts, as a daily sync would be.
+make_data() {
+	say "generating $BATCHES batches of $PER_BATCH patients"
+	awk -v batches="$BATCHES" -v per="$PER_BATCH" -v keyed="$1" 'BEGIN {
+		for (b = 0; b < batches; b++) {
+			t = b % 12; j = int(b / 12)
+			if (keyed) printf "t%d:", t
+			printf "{\"v\":1,\"tenant\":\"t%d\",\"request_id\":\"%08x-%04x-7000-8000-%012x\",", t, int((b + 1) / 65536), (b + 1) % 65536, b + 1
+			printf "\"received_at\":\"2026-11-24T10:%02d:%02d.000Z\",\"body\":", int(j / 60) % 60, j % 60
+			body(j)
+			printf "}\n"
+		}
+	}
+	function body(j,   i, from) {
+		from = j * per / 2
+		printf "{\"patients\":["
+		for (i = from; i < from + per; i++) {
+			if (i > from) printf ","
+			printf "{\"code\":\"ACME-%07d\",\"first_name\":\"María José %d\",\"last_name\":%s,", i, j, (i % 7) ? "\"García-Núñez Fernández\"" : "null"
+			printf "\"gender\":\"%s\",\"birthdate\":\"%04d-%02d-%02d\"", (i % 2) ? "male" : "female", 1930 + i % 90, 1 + i % 12, 1 + i % 28
+			if (i % 5) printf ",\"email\":\"patient.%07d@example-clinic.es\"", i
+			printf "}"
+		}
+		printf "]}"
+	}'
+}
+
+# A PUT body per line (the envelope's "body"), for the gateway and kcat.
+make_bodies() { sed -e 's/^.*"body"://' -e 's/}$//'; }
+
+# --- measuring -------------------------------------------------------------
+# Sampling must not cost what it measures (2 cores): these read /proc with
+# bash builtins only, and the loop below asks PostgreSQL 4 times a second.
+
+# CPU seconds (user+system) of a process and its reaped children.
+cpu_of() { # PID
+	local s f
+	s=$(<"/proc/$1/stat") 2>/dev/null || { echo 0; return; }
+	# The command name may hold spaces: split after its closing parenthesis,
+	# so f[0] is field 3 and utime, stime, cutime, cstime are f[11..14].
+	read -ra f <<<"${s##*) }"
+	echo "scale=2; (${f[11]} + ${f[12]} + ${f[13]} + ${f[14]}) / $CLK_TCK" | bc
+}
+
+# CPU seconds of the PostgreSQL cluster: the postmaster (which reaps every
+# backend, so their time lands in its children's fields) plus live backends.
+pg_cpu() {
+	local pm total c
+	read -r pm <"$STACK_DIR/pg/data/postmaster.pid"
+	total=$(cpu_of "$pm")
+	for c in $(pgrep -P "$pm"); do
+		total=$(echo "$total + $(cpu_of "$c")" | bc)
+	done
+	echo "$total"
+}
+
+kafka_cpu() { cpu_of "$(<"$STACK_DIR/kafka.pid")"; }
+
+hwm_kb() { # PID
+	local k v rest
+	while read -r k v rest; do
+		[ "$k" = VmHWM: ] && { echo "$v"; return; }
+	done <"/proc/$1/status"
+	echo 0
+}
+
+now() { date +%s.%N; }
+
+fresh_db() { # NAME
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+	PGDATABASE=$1 "$WORKER" --migrate >/dev/null 2>&1
+}
+
+# Each run starts from a quiet database: the previous run's dirty buffers
+# written out and its autovacuum (which a 200k-row table triggers) finished,
+# so no run pays for the one before it.
+settle() {
+	local i
+	psql -X -q -d postgres -c CHECKPOINT
+	for ((i = 0; i < 100; i++)); do
+		[ "$(psql -X -tA -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'")" = 0 ] && break
+		sleep 0.2
+	done
+}
+
+batches_in() { PGDATABASE=$1 psql -X -tA -c 'SELECT count(*) FROM patient_batches'; }
+
+# When the database committed the last batch, as epoch seconds.
+last_applied() {
+	PGDATABASE=$1 psql -X -tA -c 'SELECT extract(epoch FROM max(applied_at)) FROM patient_batches'
+}
+
+# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds".
+run_loader() {
+	local out cpu0 cpu1 t0 k0
+	fresh_db bench_base
+	settle
+	cpu0=$(pg_cpu)
+	k0=$(kafka_cpu)
+	out=$(PGDATABASE=bench_base "$LOADER" -c "$CONNECTIONS" "$DATA")
+	cpu1=$(pg_cpu)
+	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	echo "$out" >&2
+	[ "$(batches_in bench_base)" = "$BATCHES" ] || die "the loader did not apply every batch"
+	t0=$(echo "$out" | sed -n 's/.*, from \([0-9.]*\)$/\1/p')
+	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0"
+}
+
+# N worker processes in one fresh group, timed from their start to the last
+# batch's commit in PostgreSQL: prints
+# "seconds pg_cpu_seconds worker_cpu_seconds peak_rss_kb kafka_cpu_seconds".
+run_workers() { # N
+	local n=$1 db=bench_w$1 t0 cpu0 cpu1 pids=() hwm=0 i h wsum=0 k0
+	fresh_db "$db"
+	settle
+	cpu0=$(pg_cpu)
+	k0=$(kafka_cpu)
+	t0=$(now)
+	for ((i = 0; i < n; i++)); do
+		PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-$n-$$" \
+			--from-beginning --db-connections "$CONNECTIONS" --log-level info \
+			2>>"$STACK_DIR/worker-$n.log" &
+		pids+=($!)
+	done
+	while [ "$(batches_in "$db")" != "$BATCHES" ]; do
+		for ((i = 0; i < n; i++)); do
+			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/worker-$n.log)"
+		done
+		sleep 0.25
+	done
+	# VmHWM is a high-water mark and the CPU counters only grow: read once.
+	for ((i = 0; i < n; i++)); do
+		h=$(hwm_kb "${pids[$i]}")
+		[ "$h" -gt "$hwm" ] && hwm=$h
+		wsum=$(echo "$wsum + $(cpu_of "${pids[$i]}")" | bc)
+	done
+	kill -TERM "${pids[@]}"
+	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
+	cpu1=$(pg_cpu)
+	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0"
+}
+
+# kcat's publish rate for the same bodies, as the gateway's ceiling: prints
+# seconds.
+run_kcat() {
+	local t0 t1
+	t0=$(now)
+	kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench.kcat -X enable.idempotence=true -X acks=all \
+		-X compression.codec=lz4 -X linger.ms=5 <"$BODIES"
+	t1=$(now)
+	echo "$t1 - $t0" | bc
+}
+
+# --- the run ---------------------------------------------------------------
+main() {
+	command -v bc >/dev/null || die "bc is missing (./dev.sh installs it)"
+	build
+	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
+	chmod 755 "$STACK_DIR"
+	trap 'stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
+	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=39092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
+		die "could not start the stack"
+	# shellcheck disable=SC1091
+	. "$STACK_DIR/stack.env"
+	export PGHOST PGPORT PGUSER
+	libs=$(stack_kafka_libs)
+	stack_kafka_topic "$libs" "$STACK_DIR" bench 12 >/dev/null
+	stack_kafka_topic "$libs" "$STACK_DIR" bench.dlq 1 >/dev/null
+	stack_kafka_topic "$libs" "$STACK_DIR" bench.kcat 12 >/dev/null
+
+	DATA=$STACK_DIR/batches.jsonl
+	BODIES=$STACK_DIR/bodies.jsonl
+	make_data 0 >"$DATA"
+	make_data 1 >"$STACK_DIR/keyed.jsonl"
+	make_bodies <"$DATA" >"$BODIES"
+	say "producing the batches to Kafka"
+	kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench -K: -X linger.ms=5 <"$STACK_DIR/keyed.jsonl"
+
+	# A fresh broker creates its internal topics (__consumer_offsets...) on
+	# first use, which takes a second: warm it up, as a production broker
+	# would be, with a worker run over one batch.
+	say "warming up the broker"
+	stack_kafka_topic "$libs" "$STACK_DIR" bench.warm 1 >/dev/null
+	head -n 1 "$STACK_DIR/keyed.jsonl" | kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench.warm -K:
+	fresh_db bench_warm
+	PGDATABASE=bench_warm "$WORKER" --topic bench.warm --dlq-topic bench.dlq --group warm \
+		--exit-at-end >/dev/null 2>>"$STACK_DIR/warm.log" || die "warm-up failed (see $STACK_DIR/warm.log)"
+
+	local patients=$((BATCHES * PER_BATCH)) base= w1= w2 w4 kc
+	# The machine is shared and noisy: the baseline and the single worker,
+	# the ratio that matters, are taken REPEAT times, interleaved, and each
+	# keeps its fastest run.
+	local i r
+	for ((i = 1; i <= REPEAT; i++)); do
+		say "baseline: direct loader, $CONNECTIONS connections ($i/$REPEAT)"
+		r=($(run_loader))
+		[ -z "${base:-}" ] || [ "$(echo "${r[0]} < ${base[0]}" | bc)" = 1 ] && base=("${r[@]}")
+		say "worker x1 ($i/$REPEAT)"
+		r=($(run_workers 1))
+		[ -z "${w1:-}" ] || [ "$(echo "${r[0]} < ${w1[0]}" | bc)" = 1 ] && w1=("${r[@]}")
+	done
+	say "worker x2"
+	w2=($(run_workers 2))
+	say "worker x4"
+	w4=($(run_workers 4))
+	say "kcat publish"
+	kc=$(run_kcat)
+
+	rate() { echo "scale=0; $patients / $1" | bc; }
+	ratio() { echo "scale=2; $2 / $1" | bc; }
+	share() { echo "scale=0; 100 * $1 / ($2 * $NCPU)" | bc; }
+
+	local br
+	br=$(rate "${base[0]}")
+	echo
+	echo "bench: $BATCHES batches x $PER_BATCH patients ($patients), $CONNECTIONS connections per process, $NCPU CPUs"
+	echo "(cpu: share of all $NCPU CPUs over the run; peak rss: VmHWM of the largest process)"
+	printf '%-34s %12s %6s %7s %7s %7s %10s\n' "run" "patients/s" "ratio" "pg" "kafka" "ours" "peak rss"
+	printf '%-34s %12s %6s %6s%% %6s%% %7s %10s\n' "baseline: direct loader (libpq)" "$br" "1.00" \
+		"$(share "${base[1]}" "${base[0]}")" "$(share "${base[2]}" "${base[0]}")" "-" "-"
+	for run in w1 w2 w4; do
+		local -n rr=$run
+		printf '%-34s %12s %6s %6s%% %6s%% %6s%% %6s MiB\n' "worker x${run#w} (end to end)" \
+			"$(rate "${rr[0]}")" "$(ratio "$br" "$(rate "${rr[0]}")")" \
+			"$(share "${rr[1]}" "${rr[0]}")" "$(share "${rr[4]}" "${rr[0]}")" \
+			"$(share "${rr[2]}" "${rr[0]}")" "$((rr[3] / 1024))"
+	done
+	printf '%-34s %12s %6s\n' "kcat publish (gateway ceiling)" "$(echo "scale=0; $BATCHES / $kc" | bc) req/s" "1.00"
+}
+
+main "$@"
