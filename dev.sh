@@ -109,29 +109,33 @@ cmd_up() {
 	say "starting PostgreSQL and Kafka under .run/"
 	mkdir -p "$RUN"
 	stack_up "$RUN" || die "the stack did not start (logs under .run/)"
+	# Ports and the demo secret are chosen once and kept in .run/ports.env,
+	# so a second `up` changes nothing.
+	if [ ! -f "$RUN/ports.env" ]; then
+		(
+			umask 077
+			gw=$(stack_free_port 18080)
+			gwa=$(stack_free_port 19180 "$gw")
+			wa=$(stack_free_port 19190 "$gw" "$gwa")
+			printf 'GATEWAY_PORT=%s\nGATEWAY_ADMIN_PORT=%s\nWORKER_ADMIN_PORT=%s\nDEMO_SECRET_KEY=%s\n' \
+				"$gw" "$gwa" "$wa" "$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >"$RUN/ports.env"
+		)
+	fi
+	# shellcheck disable=SC1091
+	. "$RUN/ports.env"
 	(
 		# shellcheck disable=SC1091
 		. "$RUN/stack.env"
 		say "migrating the schema"
 		daemon/worker/patients-worker --migrate
 		say "starting patients-worker (log: .run/worker.log)"
-		start_daemon worker daemon/worker/patients-worker
+		start_daemon worker daemon/worker/patients-worker --admin-listen "127.0.0.1:$WORKER_ADMIN_PORT"
 	)
 	cat >>"$RUN/stack.env" <<-EOF
 		export WORKER_LOG=$RUN/worker.log
+		export WORKER_METRICS_URL=http://127.0.0.1:$WORKER_ADMIN_PORT/metrics
 	EOF
-	# The gateway, with demo credentials: ports and secret are chosen once
-	# and kept in .run/gateway.env, so a second `up` changes nothing.
-	if [ ! -f "$RUN/gateway.env" ]; then
-		(
-			umask 077
-			printf 'GATEWAY_PORT=%s\nGATEWAY_ADMIN_PORT=%s\nDEMO_SECRET_KEY=%s\n' \
-				"$(stack_free_port 18080)" "$(stack_free_port 19180)" \
-				"$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')" >"$RUN/gateway.env"
-		)
-	fi
-	# shellcheck disable=SC1091
-	. "$RUN/gateway.env"
+	# The gateway, with demo credentials.
 	printf 'demo:demo-key:%s\n' "$(printf '%s' "$DEMO_SECRET_KEY" |
 		daemon/gateway/patients-gateway --hash-secret)" >"$RUN/gateway.keys"
 	cat >>"$RUN/stack.env" <<-EOF

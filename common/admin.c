@@ -26,15 +26,8 @@ static void admin_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__(
 /* libmicrohttpd's own complaints, as logfmt lines like everything else. */
 static void admin_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512], q[600];
-	size_t n;
-
 	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_warning("admin_http_error", "message=%s", log_quote(q, sizeof(q), msg));
+	log_library(LOG_LEVEL_WARNING, "admin_http_error", fmt, ap);
 }
 
 static enum MHD_Result admin_answer(struct MHD_Connection *conn, unsigned int status,
@@ -136,7 +129,6 @@ int admin_start(struct admin **out, const struct admin_options *opt, char *err, 
 				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				     MHD_OPTION_CONNECTION_LIMIT, 32u,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				     MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 				     MHD_OPTION_END);
 	if (!a->daemon) {
 		r = errno ? -errno : -EADDRINUSE;
@@ -144,6 +136,14 @@ int admin_start(struct admin **out, const struct admin_options *opt, char *err, 
 			 strerror(-r));
 		free(a);
 		return r;
+	}
+	{
+		const union MHD_DaemonInfo *info =
+			MHD_get_daemon_info(a->daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+		/* The port, for a listener asked for port 0 (any free one). */
+		log_info("admin_listening", "listen=%s port=%u", opt->listen,
+			 info ? (unsigned)info->port : 0u);
 	}
 	*out = a;
 	return 0;

@@ -96,3 +96,15 @@ void log_event(enum log_level level, const char *event, const char *fmt, ...)
 	/* One write per line so concurrent threads never interleave. */
 	(void)!write(STDERR_FILENO, line, n);
 }
+
+void log_library(enum log_level level, const char *event, const char *fmt, va_list ap)
+{
+	char msg[512], q[600];
+	size_t n;
+
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	log_event(level, event, "message=%s", log_quote(q, sizeof(q), msg));
+}

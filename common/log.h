@@ -4,6 +4,7 @@
 #ifndef PATIENTS_LOG_H
 #define PATIENTS_LOG_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 enum log_level {
@@ -26,6 +27,11 @@ int log_level_parse(const char *name);
  * per line. */
 void log_event(enum log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* A library's own printf-style complaint (libmicrohttpd's logger), as one
+ * event line with the text, trailing newlines dropped, as message=. */
+void log_library(enum log_level level, const char *event, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 
 /* Quotes s as a logfmt value into buf (escaping quotes, backslashes and
  * control characters, truncating to fit). Returns buf. */

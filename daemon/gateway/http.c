@@ -107,15 +107,8 @@ static void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((
  * handshake failures), as logfmt lines like everything else. */
 static void http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
-	char msg[512], q[600];
-	size_t n;
-
 	(void)cls;
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	log_info("http_library", "message=%s", log_quote(q, sizeof(q), msg));
+	log_library(LOG_LEVEL_INFO, "http_library", fmt, ap);
 }
 
 /* --- answers ------------------------------------------------------------ */
@@ -670,7 +663,6 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opt->read_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt->max_header_bytes,
-		MHD_OPTION_LISTENING_ADDRESS_REUSE, 1u,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, http_connection, h,
 		MHD_OPTION_ARRAY, tls,

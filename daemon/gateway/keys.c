@@ -3,19 +3,18 @@
 #include "keys.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
 #include "envelope.h"
+#include "textfile.h"
 
 #define KEYS_DIGEST_LEN 32
 #define KEYS_FILE_MAX (16u << 20)
@@ -209,47 +208,16 @@ fail:
 
 int keys_load(const char *path, struct keys **out, char *err, size_t errsize)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	ssize_t n;
-	int fd, r;
+	char *text;
+	size_t len;
+	int r;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errsize, "%s: %s", path, strerror(errno));
+	r = textfile_read(path, KEYS_FILE_MAX, &text, &len, err, errsize);
+	if (r < 0)
 		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > KEYS_FILE_MAX) {
-		snprintf(err, errsize, "%s: not a regular file of at most %u bytes", path, KEYS_FILE_MAX);
-		r = -EINVAL;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		snprintf(err, errsize, "%s: out of memory", path);
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		n = read(fd, text + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errsize, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
 	r = keys_parse(text, len, path, out, err, errsize);
-out:
 	free(text);
-	close(fd);
 	return r;
 }
 

@@ -6,7 +6,6 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -15,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,6 +25,7 @@
 #include "notify.h"
 #include "publisher.h"
 #include "settings.h"
+#include "textfile.h"
 
 /* sysexits' EX_CONFIG: systemd can be told not to restart on it. */
 #define EXIT_CONFIG 78
@@ -209,52 +208,12 @@ static int hash_secret(void)
 	return EXIT_SUCCESS;
 }
 
-/* Reads a small file (a PEM) into a NUL-terminated string. */
-static int read_text_file(const char *path, char **out, char *err, size_t errsize)
+/* A PEM file, NUL-terminated as libmicrohttpd wants it. */
+static int read_pem(const char *path, char **out, char *err, size_t errsize)
 {
-	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	int fd, r = 0;
+	size_t len;
 
-	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		r = -errno;
-		snprintf(err, errsize, "%s: %s", path, strerror(errno));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uintmax_t)st.st_size > TLS_FILE_MAX) {
-		snprintf(err, errsize, "%s: not a regular file of at most %u bytes", path, TLS_FILE_MAX);
-		r = -EINVAL;
-		goto out;
-	}
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		snprintf(err, errsize, "out of memory");
-		r = -ENOMEM;
-		goto out;
-	}
-	while (len < (size_t)st.st_size) {
-		ssize_t n = read(fd, text + len, (size_t)st.st_size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			snprintf(err, errsize, "%s: %s", path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	text[len] = '\0';
-	*out = text;
-	text = NULL;
-out:
-	free(text);
-	close(fd);
-	return r;
+	return textfile_read(path, TLS_FILE_MAX, out, &len, err, errsize);
 }
 
 struct gauges {
@@ -390,8 +349,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "patients-gateway: keys file: %s\n", err);
 		goto out;
 	}
-	if (cfg.tls_cert && (read_text_file(cfg.tls_cert, &tls_cert, err, sizeof(err)) < 0 ||
-			     read_text_file(cfg.tls_key, &tls_key, err, sizeof(err)) < 0)) {
+	if (cfg.tls_cert && (read_pem(cfg.tls_cert, &tls_cert, err, sizeof(err)) < 0 ||
+			     read_pem(cfg.tls_key, &tls_key, err, sizeof(err)) < 0)) {
 		fprintf(stderr, "patients-gateway: TLS: %s\n", err);
 		goto out;
 	}

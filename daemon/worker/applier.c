@@ -12,6 +12,7 @@
 #include "dlq.h"
 #include "envelope.h"
 #include "log.h"
+#include "metrics.h"
 #include "patient.h"
 
 #define APPLIER_DLQ_TIMEOUT_MS 30000
@@ -34,6 +35,12 @@ static int64_t applier_now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void applier_set_db_up(struct applier_shared *sh, bool up)
+{
+	atomic_store(&sh->db_up, up);
+	metrics_gauge_set(sh->metrics.db_up, NULL, up ? 1 : 0);
 }
 
 static bool applier_job_current(const struct applier *a, const struct applier_job *job)
@@ -74,10 +81,12 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 		return APPLIER_RETRY;
 	if (store_skip_offset(&a->store, a->sh->group, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset, &err) < 0) {
-		atomic_store(&a->shw->db_up, false);
+		applier_set_db_up(a->shw, false);
 		return APPLIER_RETRY;
 	}
 	atomic_fetch_add(&a->shw->totals.dead_lettered, 1);
+	metrics_counter_add(a->sh->metrics.batches, "dead_lettered", 1);
+	metrics_counter_add(a->sh->metrics.dlq, error_class, 1);
 	applier_store_offset(a, job);
 	return APPLIER_DONE;
 }
@@ -131,13 +140,13 @@ static enum applier_outcome applier_try(struct applier *a, const struct applier_
 	r = store_apply_batch(&a->store, &batch, &env.meta, a->sh->group,
 			      rd_kafka_topic_name(m->rkt), m->partition, m->offset, &written, &serr);
 	if (r < 0 && serr.failure == STORE_PERMANENT) {
-		atomic_store(&a->shw->db_up, true);
+		applier_set_db_up(a->shw, true);
 		snprintf(why, sizeof(why), "SQLSTATE %s: %s", serr.sqlstate, serr.message);
 		out = applier_dead_letter(a, job, "sql", why);
 		goto out;
 	}
 	if (r < 0) {
-		atomic_store(&a->shw->db_up, false);
+		applier_set_db_up(a->shw, false);
 		log_warning("batch_failed", "partition=%" PRId32 " offset=%" PRId64
 			    " sqlstate=%s message=%s", m->partition, m->offset,
 			    serr.sqlstate[0] ? serr.sqlstate : "-",
@@ -145,11 +154,16 @@ static enum applier_outcome applier_try(struct applier *a, const struct applier_
 		out = APPLIER_RETRY;
 		goto out;
 	}
-	atomic_store(&a->shw->db_up, true);
+	applier_set_db_up(a->shw, true);
 	applier_store_offset(a, job);
 	atomic_fetch_add(&a->shw->totals.batches, 1);
 	atomic_fetch_add(&a->shw->totals.patients, batch.count);
 	atomic_fetch_add(&a->shw->totals.rows_written, (unsigned long long)written);
+	metrics_counter_add(a->sh->metrics.batches, "applied", 1);
+	metrics_counter_add(a->sh->metrics.patients, NULL, batch.count);
+	metrics_counter_add(a->sh->metrics.rows, NULL, (uint64_t)written);
+	metrics_histogram_observe(a->sh->metrics.duration, NULL,
+				  (double)(applier_now_ms() - started) / 1000.0);
 	log_info("batch_applied", "request_id=%s tenant=%s partition=%" PRId32 " offset=%" PRId64
 		 " patients=%zu written=%ld duration_ms=%" PRId64, env.meta.request_id,
 		 env.meta.tenant, m->partition, m->offset, batch.count, written,
@@ -204,6 +218,7 @@ static void applier_run_job(struct applier *a, const struct applier_job *job)
 		long wait = applier_backoff_ms(a, ++attempts);
 
 		atomic_fetch_add(&a->shw->totals.retries, 1);
+		metrics_counter_add(a->sh->metrics.retries, NULL, 1);
 		log_warning("batch_retry", "partition=%" PRId32 " offset=%" PRId64
 			    " attempt=%u retry_ms=%ld", job->m->partition, job->m->offset, attempts,
 			    wait);

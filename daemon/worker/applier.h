@@ -17,6 +17,7 @@
 #include "store.h"
 
 struct dlq;
+struct metrics_family;
 
 #define APPLIER_MAX_PARTITIONS 4096
 
@@ -32,6 +33,17 @@ struct applier_totals {
 	atomic_ullong batches, patients, rows_written, dead_lettered, retries;
 };
 
+/* The metric families the appliers feed (any may be NULL). */
+struct applier_metrics {
+	struct metrics_family *batches;	 /* counter {outcome}: applied, dead_lettered */
+	struct metrics_family *patients; /* counter: patients in applied batches */
+	struct metrics_family *rows;	 /* counter: rows inserted or updated */
+	struct metrics_family *dlq;	 /* counter {class}: undecodable, invalid, sql */
+	struct metrics_family *retries;	 /* counter: transient failures retried */
+	struct metrics_family *duration; /* histogram: seconds to apply a batch */
+	struct metrics_family *db_up;	 /* gauge */
+};
+
 /* Owned by the consumer; read by the appliers. */
 struct applier_shared {
 	rd_kafka_t *rk; /* to store offsets (thread-safe) */
@@ -41,7 +53,11 @@ struct applier_shared {
 	struct applier_partition *parts; /* APPLIER_MAX_PARTITIONS */
 	struct applier_totals totals;
 	atomic_bool db_up; /* the last statement reached PostgreSQL */
+	struct applier_metrics metrics;
 };
+
+/* Records whether PostgreSQL answered, for readiness and the db_up gauge. */
+void applier_set_db_up(struct applier_shared *sh, bool up);
 
 struct applier_job;
 

@@ -3,6 +3,7 @@
 #include "consumer.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,11 +11,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
 #include "applier.h"
 #include "kafka.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "store.h"
 
@@ -32,6 +35,8 @@
  * is full, so the queue must hold about a second of work at full speed
  * (some 150 batches of 150 KB) or the worker idles in every such second. */
 #define CONSUMER_PREFETCH_KBYTES "24576"
+/* How often librdkafka reports the lag and the brokers' state. */
+#define CONSUMER_STATS_MS "5000"
 
 /* What the polling thread alone knows of one partition. */
 struct consumer_partition {
@@ -58,6 +63,9 @@ struct consumer {
 	unsigned seed;
 	struct consumer_totals totals;
 	int64_t last_status_ms;
+	atomic_bool kafka_up; /* a broker connection is up (statistics) */
+	struct metrics_family *m_lag, *m_assigned, *m_kafka_up;
+	int assigned;
 };
 
 static int64_t consumer_now_ms(void)
@@ -159,10 +167,21 @@ static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t 
 
 		if (!consumer_partition_ok(p))
 			continue;
+		if (!c->parts[p].assigned)
+			c->assigned++;
 		c->parts[p].assigned = true;
 		c->parts[p].at_end = false;
 	}
 	c->ever_assigned = true;
+	metrics_gauge_set(c->m_assigned, NULL, (double)c->assigned);
+}
+
+static void consumer_set_lag(struct consumer *c, int32_t partition, int64_t lag)
+{
+	char label[16];
+
+	snprintf(label, sizeof(label), "%" PRId32, partition);
+	metrics_gauge_set(c->m_lag, label, (double)lag);
 }
 
 static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
@@ -181,11 +200,15 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 			rd_kafka_message_destroy(c->held); /* never stored: not lost */
 			c->held = NULL;
 		}
+		if (c->parts[p].assigned)
+			c->assigned--;
 		c->parts[p].assigned = false;
 		c->parts[p].at_end = false;
+		consumer_set_lag(c, p, 0); /* someone else's to report now */
 		log_info("partition_revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
 			 p);
 	}
+	metrics_gauge_set(c->m_assigned, NULL, (double)c->assigned);
 	/* Hand over what Kafka should know, unless the partitions are already
 	 * someone else's. PostgreSQL has the truth either way. */
 	if (!rd_kafka_assignment_lost(c->rk))
@@ -341,6 +364,127 @@ static void consumer_eof(struct consumer *c, const rd_kafka_message_t *m)
 		c->parts[m->partition].at_end = true;
 }
 
+/* Whether any broker connection is up, from the statistics' "brokers". */
+static bool consumer_stats_brokers_up(struct json_object *root)
+{
+	struct json_object *brokers, *state;
+
+	if (!json_object_object_get_ex(root, "brokers", &brokers) ||
+	    !json_object_is_type(brokers, json_type_object))
+		return false;
+	json_object_object_foreach(brokers, name, b)
+	{
+		(void)name;
+		if (json_object_object_get_ex(b, "state", &state) &&
+		    strcmp(json_object_get_string(state), "UP") == 0)
+			return true;
+	}
+	return false;
+}
+
+static int64_t consumer_stats_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
+}
+
+/* The lag of each assigned partition: messages after the last offset
+ * stored, i.e. not yet committed to PostgreSQL. Before this worker stored
+ * one, from the offset it started at (committed), or the next one it read. */
+static void consumer_stats_lag(struct consumer *c, struct json_object *root)
+{
+	static const char *const bases[] = { "stored_offset", "committed_offset", "app_offset",
+					     "next_offset" };
+	struct json_object *topics, *topic, *parts;
+
+	if (!json_object_object_get_ex(root, "topics", &topics) ||
+	    !json_object_object_get_ex(topics, c->topic, &topic) ||
+	    !json_object_object_get_ex(topic, "partitions", &parts) ||
+	    !json_object_is_type(parts, json_type_object))
+		return;
+	json_object_object_foreach(parts, key, part)
+	{
+		char *end;
+		long p = strtol(key, &end, 10);
+		int64_t hi = consumer_stats_int(part, "hi_offset"), base = -1;
+
+		if (*end || p < 0 || !consumer_partition_ok((int32_t)p) || !c->parts[p].assigned ||
+		    hi < 0)
+			continue;
+		for (size_t i = 0; base < 0 && i < sizeof(bases) / sizeof(bases[0]); i++)
+			base = consumer_stats_int(part, bases[i]);
+		if (base >= 0)
+			consumer_set_lag(c, (int32_t)p, hi > base ? hi - base : 0);
+	}
+}
+
+/* librdkafka's statistics, served by rd_kafka_consumer_poll() on the
+ * polling thread, so c->parts may be read here. */
+static int consumer_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	struct consumer *c = opaque;
+	struct json_tokener *tok = json_tokener_new();
+	struct json_object *root;
+	bool up;
+
+	(void)rk;
+	if (!tok)
+		return 0;
+	root = json_tokener_parse_ex(tok, json, (int)len);
+	json_tokener_free(tok);
+	if (!root)
+		return 0;
+	up = consumer_stats_brokers_up(root);
+	if (up != atomic_load(&c->kafka_up))
+		log_notice(up ? "kafka_up" : "kafka_down", "topic=%s", c->topic);
+	atomic_store(&c->kafka_up, up);
+	metrics_gauge_set(c->m_kafka_up, NULL, up ? 1 : 0);
+	consumer_stats_lag(c, root);
+	json_object_put(root);
+	return 0;
+}
+
+bool consumer_ready(const struct consumer *c)
+{
+	return atomic_load(&c->kafka_up) && atomic_load(&c->shared.db_up);
+}
+
+static void consumer_register_metrics(struct consumer *c, struct metrics *m)
+{
+	static const char *const outcomes[] = { "applied", "dead_lettered", NULL };
+	static const char *const classes[] = { "undecodable", "invalid", "sql", NULL };
+	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+	struct applier_metrics *am = &c->shared.metrics;
+
+	if (!m)
+		return;
+	am->batches = metrics_counter(m, "patients_worker_batches_total",
+				      "Batches done with, by outcome.", "outcome", outcomes);
+	am->patients = metrics_counter(m, "patients_worker_patients_upserted_total",
+				       "Patients in the batches applied.", NULL, NULL);
+	am->rows = metrics_counter(m, "patients_worker_rows_written_total",
+				   "Rows inserted or updated (older data loses and writes none).",
+				   NULL, NULL);
+	am->dlq = metrics_counter(m, "patients_worker_dlq_total",
+				  "Batches sent to the dead-letter topic, by error class.", "class",
+				  classes);
+	am->retries = metrics_counter(m, "patients_worker_retries_total",
+				      "Transient failures (PostgreSQL, DLQ) retried.", NULL, NULL);
+	am->duration = metrics_histogram(m, "patients_worker_batch_duration_seconds",
+					 "Time to validate and apply one batch (one transaction).",
+					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
+	am->db_up = metrics_gauge(m, "patients_worker_db_up",
+				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
+	c->m_kafka_up = metrics_gauge(m, "patients_worker_kafka_up",
+				      "1 when a connection to a Kafka broker is up.", NULL, NULL);
+	c->m_assigned = metrics_gauge(m, "patients_worker_partitions_assigned",
+				      "Partitions this worker owns in its group.", NULL, NULL);
+	c->m_lag = metrics_gauge(m, "patients_worker_consumer_lag",
+				 "Messages of an assigned partition not yet applied (from librdkafka "
+				 "statistics, every 5 s; 0 once revoked).", "partition", NULL);
+}
+
 void consumer_free(struct consumer *c)
 {
 	if (!c)
@@ -377,9 +521,13 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 		 * the second from a heartbeat: a second, not three, when a
 		 * worker joins or leaves. */
 		"heartbeat.interval.ms", "1000",
+		/* A crashed worker's partitions wait for its session to expire:
+		 * 10 s, not 45, before the group hands them on. */
+		"session.timeout.ms", "10000",
 		/* Live traffic trickles in: answer within 100 ms, not 500. */
 		"fetch.wait.max.ms", "100",
 		"client.id", "patients-worker",
+		"statistics.interval.ms", CONSUMER_STATS_MS,
 		NULL,
 	};
 	struct consumer *c = calloc(1, sizeof(*c));
@@ -404,7 +552,9 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	conf = kafka_conf_new(opt->brokers, defaults, opt->kafka_props, err, errsize);
 	if (!conf)
 		goto fail;
+	consumer_register_metrics(c, opt->metrics);
 	rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance);
+	rd_kafka_conf_set_stats_cb(conf, consumer_stats);
 	rd_kafka_conf_set_opaque(conf, c);
 	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
 	if (!c->rk) {
@@ -419,7 +569,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->shared.group = c->group;
 	c->shared.dlq = dlq;
 	c->shared.retry_max_ms = opt->retry_max_ms;
-	atomic_store(&c->shared.db_up, true);
+	applier_set_db_up(&c->shared, true);
 	for (size_t i = 0; i < c->nappliers; i++) {
 		int r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
 		if (r < 0) {
@@ -462,6 +612,40 @@ static void consumer_update_totals(struct consumer *c)
 	c->totals.retries = atomic_load(&c->shared.totals.retries);
 }
 
+/* READY=1 means Kafka answered: waits for the topic's metadata, however
+ * long it takes, unless stopped. Returns false when stopped. */
+static bool consumer_wait_kafka(struct consumer *c)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
+	bool logged = false;
+
+	while (rkt && !*c->stop) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 0, rkt, &md, 2000);
+		bool ok = !e && md->topic_cnt == 1 && !md->topics[0].err &&
+			  md->topics[0].partition_cnt > 0;
+
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (ok)
+			break;
+		if (!logged)
+			log_warning("kafka_unavailable", "topic=%s error=%s", c->topic,
+				    rd_kafka_err2name(e ? e : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+		logged = true;
+		notify_status("waiting for Kafka");
+		notify_watchdog();
+		consumer_sleep_ms(500);
+	}
+	if (rkt)
+		rd_kafka_topic_destroy(rkt);
+	if (*c->stop)
+		return false;
+	atomic_store(&c->kafka_up, true);
+	metrics_gauge_set(c->m_kafka_up, NULL, 1);
+	return true;
+}
+
 int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
@@ -475,6 +659,8 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		log_error("subscribe_failed", "topic=%s error=%s", c->topic, rd_kafka_err2name(err));
 		return -EIO;
 	}
+	if (!consumer_wait_kafka(c))
+		return 0; /* stopped while waiting */
 	notify_ready("consuming");
 	while (!*stop) {
 		rd_kafka_message_t *m = NULL;

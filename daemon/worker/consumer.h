@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct metrics;
 struct settings_list;
 struct store;
 struct dlq;
@@ -23,6 +24,7 @@ struct consumer_options {
 	int64_t from_time_ms;	/* > 0: ... start at the first message at or after this time */
 	bool exit_at_end;	/* stop once caught up with the end offsets seen at start */
 	long long retry_max_ms; /* cap of the transient-error backoff */
+	struct metrics *metrics; /* families registered here; NULL: none */
 };
 
 struct consumer_totals {
@@ -47,6 +49,10 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 int consumer_run(struct consumer *c, volatile sig_atomic_t *stop);
 
 const struct consumer_totals *consumer_totals(const struct consumer *c);
+
+/* Kafka and PostgreSQL both answered lately. Thread-safe (the admin
+ * listener's /readyz). */
+bool consumer_ready(const struct consumer *c);
 
 /* Finishes the batches being applied (abandoning those only waiting to
  * retry: uncommitted, they are applied by whoever owns the partition next),

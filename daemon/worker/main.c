@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,9 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "admin.h"
 #include "consumer.h"
 #include "dlq.h"
 #include "log.h"
+#include "metrics.h"
 #include "notify.h"
 #include "settings.h"
 #include "store.h"
@@ -37,6 +40,7 @@ struct worker_config {
 	long long db_connections;
 	bool migrate;
 	char *log_level;
+	char *admin_listen;
 	bool help;
 	bool version;
 };
@@ -70,6 +74,8 @@ static const struct setting worker_settings[] = {
 	  "apply pending schema migrations and exit" },
 	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
 	  "LEVEL", "error, warning, notice, info or debug" },
+	{ "admin-listen", 'A', SETTING_STRING, "PATIENTS_ADMIN_LISTEN", "127.0.0.1:9102", 0, 0,
+	  OPT(admin_listen), "HOST:PORT", "/healthz, /readyz, /metrics; empty: none" },
 	{ "help", 'h', SETTING_FLAG, NULL, NULL, 0, 0, OPT(help), NULL, "show this help and exit" },
 	{ "version", 'V', SETTING_FLAG, NULL, NULL, 0, 0, OPT(version), NULL,
 	  "show the version and exit" },
@@ -77,6 +83,17 @@ static const struct setting worker_settings[] = {
 #define NSETTINGS (sizeof(worker_settings) / sizeof(worker_settings[0]))
 
 static volatile sig_atomic_t stop_requested;
+
+/* The running consumer, once there is one, for the admin thread's /readyz. */
+static _Atomic(struct consumer *) ready_consumer;
+
+static bool ready_cb(void *arg)
+{
+	struct consumer *c = atomic_load(&ready_consumer);
+
+	(void)arg;
+	return c && consumer_ready(c);
+}
 
 static void on_stop(int sig)
 {
@@ -187,6 +204,8 @@ int main(int argc, char **argv)
 	struct dlq dlq = { 0 };
 	struct consumer *consumer = NULL;
 	struct consumer_options opt;
+	struct metrics *metrics = NULL;
+	struct admin *admin = NULL;
 	struct sigaction sa;
 	char err[600];
 	int level, ret = EXIT_FAILURE;
@@ -250,6 +269,27 @@ int main(int argc, char **argv)
 		ret = run_migrate(&store);
 		goto out;
 	}
+	/* Up before PostgreSQL and Kafka are: /healthz answers, /readyz says
+	 * why not yet. */
+	metrics = metrics_new();
+	if (!metrics) {
+		fprintf(stderr, "patients-worker: out of memory\n");
+		goto out;
+	}
+	opt.metrics = metrics;
+	if (cfg.admin_listen && *cfg.admin_listen) {
+		struct admin_options aopt = {
+			.listen = cfg.admin_listen,
+			.metrics = metrics,
+			.ready = ready_cb,
+		};
+
+		if (admin_start(&admin, &aopt, err, sizeof(err)) < 0) {
+			fprintf(stderr, "patients-worker: %s\n", err);
+			ret = EXIT_CONFIG;
+			goto out;
+		}
+	}
 	ret = wait_for_schema(&store);
 	if (ret != 0) {
 		if (ret == 1)
@@ -262,8 +302,9 @@ int main(int argc, char **argv)
 		ret = EXIT_CONFIG;
 		goto out;
 	}
-	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s", cfg.group, cfg.topic,
-		   cfg.dlq_topic);
+	atomic_store(&ready_consumer, consumer);
+	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s admin=%s", cfg.group,
+		   cfg.topic, cfg.dlq_topic, admin ? cfg.admin_listen : "-");
 	ret = consumer_run(consumer, &stop_requested) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 	notify_stopping();
 	consumer_close(consumer);
@@ -278,9 +319,13 @@ int main(int argc, char **argv)
 			       t->patients, t->rows_written, t->dead_lettered);
 	}
 out:
+	/* The admin thread may be reading the consumer: it goes first. */
+	admin_stop(admin);
+	atomic_store(&ready_consumer, NULL);
 	consumer_free(consumer);
 	dlq_close(&dlq);
 	store_close(&store);
+	metrics_free(metrics);
 	settings_free(worker_settings, NSETTINGS, &cfg);
 	return ret;
 }

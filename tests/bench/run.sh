@@ -201,13 +201,47 @@ run_workers() { # N
 
 # kcat's publish rate for the same bodies, as the gateway's ceiling: prints
 # seconds.
+KCAT_ROUNDS=5
 run_kcat() {
-	local t0 t1
+	local t0 t1 i
 	t0=$(now)
-	kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench.kcat -X enable.idempotence=true -X acks=all \
-		-X compression.codec=lz4 -X linger.ms=5 <"$BODIES"
+	for ((i = 0; i < KCAT_ROUNDS; i++)); do cat "$BODIES"; done |
+		kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench.kcat -X enable.idempotence=true -X acks=all \
+			-X compression.codec=lz4 -X linger.ms=5
 	t1=$(now)
 	echo "$t1 - $t0" | bc
+}
+
+# The gateway under wrk: 1000-patient PUTs from 16 connections for
+# GW_SECONDS, every one published to Kafka (acks=all) before its 200. Prints
+# "requests_per_s non_200_answers peak_rss_kb gateway_cpu_seconds".
+GW_SECONDS=${BENCH_GW_SECONDS:-15}
+run_gateway() {
+	local port admin pid out rps bad hwm cpu secret=bench-secret
+	port=$(stack_free_port 48080)
+	admin=$(stack_free_port 48180 "$port")
+	printf 'bench:bench-key:%s\n' "$(printf %s "$secret" | "$GATEWAY" --hash-secret)" >"$STACK_DIR/bench.keys"
+	head -n 1 "$BODIES" | tr -d '\n' >"$STACK_DIR/body.json"
+	"$GATEWAY" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+		--keys-file "$STACK_DIR/bench.keys" --topic bench.gw --rate-limit 100000000 \
+		--log-level warning 2>>"$STACK_DIR/gateway.log" &
+	pid=$!
+	for ((i = 0; i < 300; i++)); do
+		[ "$(curl -s "http://127.0.0.1:$admin/readyz")" = ready ] && break
+		sleep 0.1
+	done
+	out=$(BODY_FILE=$STACK_DIR/body.json API_KEY=bench-key SECRET_KEY=$secret \
+		wrk -t2 -c16 -d"${GW_SECONDS}s" --latency -s "$SRC/tests/bench/wrk-put.lua" \
+		"http://127.0.0.1:$port/v1/patients")
+	echo "$out" >"$STACK_DIR/wrk.out"
+	hwm=$(hwm_kb "$pid")
+	cpu=$(cpu_of "$pid")
+	kill -TERM "$pid"
+	wait "$pid" || die "the gateway did not exit cleanly on SIGTERM (see $STACK_DIR/gateway.log)"
+	rps=$(echo "$out" | sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p')
+	bad=$(echo "$out" | awk '/^status / && $2 != "200:" { n += $3 } END { print n + 0 }')
+	[ -n "$rps" ] || die "wrk printed no rate (see $STACK_DIR/wrk.out)"
+	echo "$rps $bad $hwm $cpu"
 }
 
 # --- the run ---------------------------------------------------------------
@@ -222,10 +256,12 @@ main() {
 	# shellcheck disable=SC1091
 	. "$STACK_DIR/stack.env"
 	export PGHOST PGPORT PGUSER
+	export PATIENTS_ADMIN_LISTEN=127.0.0.1:0
 	libs=$(stack_kafka_libs)
 	stack_kafka_topic "$libs" "$STACK_DIR" bench 12 >/dev/null
 	stack_kafka_topic "$libs" "$STACK_DIR" bench.dlq 1 >/dev/null
 	stack_kafka_topic "$libs" "$STACK_DIR" bench.kcat 12 >/dev/null
+	stack_kafka_topic "$libs" "$STACK_DIR" bench.gw 12 >/dev/null
 
 	DATA=$STACK_DIR/batches.jsonl
 	BODIES=$STACK_DIR/bodies.jsonl
@@ -245,7 +281,7 @@ main() {
 	PGDATABASE=bench_warm "$WORKER" --topic bench.warm --dlq-topic bench.dlq --group warm \
 		--exit-at-end >/dev/null 2>>"$STACK_DIR/warm.log" || die "warm-up failed (see $STACK_DIR/warm.log)"
 
-	local patients=$((BATCHES * PER_BATCH)) base= w1= w2 w4 kc
+	local patients=$((BATCHES * PER_BATCH)) base= w1= w2 w4 kc gw
 	# The machine is shared and noisy: the baseline and the single worker,
 	# the ratio that matters, are taken REPEAT times, interleaved, and each
 	# keeps its fastest run.
@@ -264,6 +300,8 @@ main() {
 	w4=($(run_workers 4))
 	say "kcat publish"
 	kc=$(run_kcat)
+	say "gateway: wrk, ${GW_SECONDS}s"
+	gw=($(run_gateway))
 
 	rate() { echo "scale=0; $patients / $1" | bc; }
 	ratio() { echo "scale=2; $2 / $1" | bc; }
@@ -284,7 +322,14 @@ main() {
 			"$(share "${rr[1]}" "${rr[0]}")" "$(share "${rr[4]}" "${rr[0]}")" \
 			"$(share "${rr[2]}" "${rr[0]}")" "$((rr[3] / 1024))"
 	done
-	printf '%-34s %12s %6s\n' "kcat publish (gateway ceiling)" "$(echo "scale=0; $BATCHES / $kc" | bc) req/s" "1.00"
+	local kr
+	kr=$(echo "scale=0; $KCAT_ROUNDS * $BATCHES / $kc" | bc)
+	printf '%-34s %12s %6s\n' "kcat publish (gateway ceiling)" "$kr req/s" "1.00"
+	printf '%-34s %12s %6s %7s %7s %6s%% %6s MiB\n' "gateway PUT (wrk -c16)" "${gw[0]%.*} req/s" \
+		"$(echo "scale=2; ${gw[0]} / $kr" | bc)" "-" "-" \
+		"$(echo "scale=0; 100 * ${gw[3]} / ($GW_SECONDS * $NCPU)" | bc)" "$((gw[2] / 1024))"
+	[ "${gw[1]}" = 0 ] || echo "gateway: ${gw[1]} answers were not 200 (see $STACK_DIR/wrk.out)"
+	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
 }
 
 main "$@"

@@ -30,6 +30,9 @@ STACK_PG_PORT_BASE=55439 STACK_KAFKA_PORT_BASE=29092 stack_up "$STACK_DIR" ||
 # shellcheck disable=SC1091
 . "$STACK_DIR/stack.env"
 export STACK_DIR PATIENTS_SRC=$SRC
+# Many daemons side by side: admin listeners on any free port unless a
+# scenario names one.
+export PATIENTS_ADMIN_LISTEN=127.0.0.1:0
 export GATEWAY_BIN=$SRC/daemon/gateway/patients-gateway WORKER_BIN=$SRC/daemon/worker/patients-worker
 
 passed=0
