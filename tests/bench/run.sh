@@ -143,12 +143,18 @@ settle() {
 
 batches_in() { PGDATABASE=$1 psql -X -tA -c 'SELECT count(*) FROM patient_batches'; }
 
+# Seconds between the first and the last batch's commit: the steady rate,
+# without the start (connections, group join, first fetch).
+applied_span() {
+	PGDATABASE=$1 psql -X -tA -c 'SELECT extract(epoch FROM max(applied_at) - min(applied_at)) FROM patient_batches'
+}
+
 # When the database committed the last batch, as epoch seconds.
 last_applied() {
 	PGDATABASE=$1 psql -X -tA -c 'SELECT extract(epoch FROM max(applied_at)) FROM patient_batches'
 }
 
-# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds".
+# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds span_seconds".
 run_loader() {
 	local out cpu0 cpu1 t0 k0
 	fresh_db bench_base
@@ -161,12 +167,13 @@ run_loader() {
 	echo "$out" >&2
 	[ "$(batches_in bench_base)" = "$BATCHES" ] || die "the loader did not apply every batch"
 	t0=$(echo "$out" | sed -n 's/.*, from \([0-9.]*\)$/\1/p')
-	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0"
+	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base)"
 }
 
 # N worker processes in one fresh group, timed from their start to the last
 # batch's commit in PostgreSQL: prints
-# "seconds pg_cpu_seconds worker_cpu_seconds peak_rss_kb kafka_cpu_seconds".
+# "seconds pg_cpu_seconds worker_cpu_seconds peak_rss_kb kafka_cpu_seconds
+# span_seconds".
 run_workers() { # N
 	local n=$1 db=bench_w$1 t0 cpu0 cpu1 pids=() hwm=0 i h wsum=0 k0
 	fresh_db "$db"
@@ -196,7 +203,7 @@ run_workers() { # N
 	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
 	cpu1=$(pg_cpu)
 	k0=$(echo "$(kafka_cpu) - $k0" | bc)
-	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0"
+	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0 $(applied_span "$db")"
 }
 
 # kcat's publish rate for the same bodies, as the gateway's ceiling: prints
@@ -304,29 +311,40 @@ main() {
 	gw=($(run_gateway))
 
 	rate() { echo "scale=0; $patients / $1" | bc; }
+	# Steady: the batches after the first, over the time between the
+	# first commit and the last.
+	steady() { echo "scale=0; ($BATCHES - 1) * $PER_BATCH / $1" | bc; }
 	ratio() { echo "scale=2; $2 / $1" | bc; }
 	share() { echo "scale=0; 100 * $1 / ($2 * $NCPU)" | bc; }
 
-	local br
+	local br bs
 	br=$(rate "${base[0]}")
+	bs=$(steady "${base[3]}")
 	echo
 	echo "bench: $BATCHES batches x $PER_BATCH patients ($patients), $CONNECTIONS connections per process, $NCPU CPUs"
-	echo "(cpu: share of all $NCPU CPUs over the run; peak rss: VmHWM of the largest process)"
-	printf '%-34s %12s %6s %7s %7s %7s %10s\n' "run" "patients/s" "ratio" "pg" "kafka" "ours" "peak rss"
-	printf '%-34s %12s %6s %6s%% %6s%% %7s %10s\n' "baseline: direct loader (libpq)" "$br" "1.00" \
+	echo "(all: from the process's start to the last commit; steady: first to last commit;"
+	echo " cpu: share of all $NCPU CPUs over the run; peak rss: VmHWM of the largest process)"
+	printf '%-32s %10s %5s %10s %5s %6s %5s %5s %5s %8s\n' "run" "all p/s" "ratio" "steady p/s" "ratio" \
+		"start" "pg" "kafka" "ours" "peak rss"
+	printf '%-32s %10s %5s %10s %5s %5ss %4s%% %4s%% %5s %8s\n' "baseline: direct loader (libpq)" \
+		"$br" "1.00" "$bs" "1.00" "$(echo "scale=2; ${base[0]} - ${base[3]}" | bc)" \
 		"$(share "${base[1]}" "${base[0]}")" "$(share "${base[2]}" "${base[0]}")" "-" "-"
 	for run in w1 w2 w4; do
 		local -n rr=$run
-		printf '%-34s %12s %6s %6s%% %6s%% %6s%% %6s MiB\n' "worker x${run#w} (end to end)" \
+		printf '%-32s %10s %5s %10s %5s %5ss %4s%% %4s%% %4s%% %4s MiB\n' "worker x${run#w} (end to end)" \
 			"$(rate "${rr[0]}")" "$(ratio "$br" "$(rate "${rr[0]}")")" \
+			"$(steady "${rr[5]}")" "$(ratio "$bs" "$(steady "${rr[5]}")")" \
+			"$(echo "scale=2; ${rr[0]} - ${rr[5]}" | bc)" \
 			"$(share "${rr[1]}" "${rr[0]}")" "$(share "${rr[4]}" "${rr[0]}")" \
 			"$(share "${rr[2]}" "${rr[0]}")" "$((rr[3] / 1024))"
 	done
 	local kr
 	kr=$(echo "scale=0; $KCAT_ROUNDS * $BATCHES / $kc" | bc)
-	printf '%-34s %12s %6s\n' "kcat publish (gateway ceiling)" "$kr req/s" "1.00"
-	printf '%-34s %12s %6s %7s %7s %6s%% %6s MiB\n' "gateway PUT (wrk -c16)" "${gw[0]%.*} req/s" \
-		"$(echo "scale=2; ${gw[0]} / $kr" | bc)" "-" "-" \
+	echo
+	printf '%-32s %14s %5s %5s %8s\n' "publish" "1000-patient/s" "ratio" "ours" "peak rss"
+	printf '%-32s %14s %5s %5s %8s\n' "kcat (gateway ceiling)" "$kr" "1.00" "-" "-"
+	printf '%-32s %14s %5s %4s%% %4s MiB\n' "gateway PUT (wrk -c16)" "${gw[0]%.*}" \
+		"$(echo "scale=2; ${gw[0]} / $kr" | bc)" \
 		"$(echo "scale=0; 100 * ${gw[3]} / ($GW_SECONDS * $NCPU)" | bc)" "$((gw[2] / 1024))"
 	[ "${gw[1]}" = 0 ] || echo "gateway: ${gw[1]} answers were not 200 (see $STACK_DIR/wrk.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
