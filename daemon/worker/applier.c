@@ -18,9 +18,20 @@
 #define APPLIER_DLQ_TIMEOUT_MS 30000
 #define APPLIER_RETRY_BASE_MS 100
 
+/* A message decoded and validated, kept across retries. */
+struct applier_decoded {
+	int rc; /* 0; -EBADMSG undecodable, -EINVAL invalid (poison); -ENOMEM */
+	struct envelope env;
+	struct patient_batch batch;
+	char why[512];
+};
+
 struct applier_job {
 	rd_kafka_message_t *m;
 	unsigned generation;
+	bool decoded;  /* d holds the outcome */
+	bool decoding; /* the applier thread is decoding it (still queued) */
+	struct applier_decoded d;
 	struct applier_job *next;
 };
 
@@ -102,48 +113,99 @@ static struct patient_date applier_received_date(const char *received_at)
 	return d;
 }
 
-static enum applier_outcome applier_try(struct applier *a, const struct applier_job *job)
+/* Decodes and re-validates the job's message into job->d. Pure CPU work
+ * on the job alone: safe on a job still in the queue while it is marked
+ * decoding. */
+static void applier_decode(struct applier_job *job)
 {
 	const rd_kafka_message_t *m = job->m;
-	struct envelope env = { 0 };
-	struct patient_batch batch = { 0 };
+	struct applier_decoded *d = &job->d;
+	int r;
+
+	if (job->decoded) {
+		patient_batch_free(&d->batch);
+		envelope_free(&d->env);
+	}
+	memset(d, 0, sizeof(*d));
+	job->decoded = true;
+	r = envelope_decode(m->payload, m->len, &d->env, d->why, sizeof(d->why));
+	if (r < 0) {
+		d->rc = r == -ENOMEM ? -ENOMEM : -EBADMSG;
+		return;
+	}
+	r = patient_batch_validate(d->env.body, applier_received_date(d->env.meta.received_at),
+				   &d->batch);
+	if (r == -ENOMEM) {
+		d->rc = r;
+	} else if (r < 0) {
+		const struct patient_error *e = d->batch.error_count ? &d->batch.errors[0] : NULL;
+
+		snprintf(d->why, sizeof(d->why), "%zu%s validation errors; first: patients[%d].%s: %s",
+			 d->batch.error_count, d->batch.errors_truncated ? "+" : "",
+			 e ? e->index : -1, e ? e->field : "-", e ? e->message : "-");
+		d->rc = -EINVAL;
+	}
+}
+
+static void applier_decoded_free(struct applier_job *job)
+{
+	if (!job->decoded)
+		return;
+	patient_batch_free(&job->d.batch);
+	envelope_free(&job->d.env);
+	job->decoded = false;
+}
+
+/* While PostgreSQL applies one batch, decodes the next one waiting, so that
+ * the connection does not idle through it (the decoding is as much CPU as
+ * the statement's share on the worker's side). */
+static void applier_decode_ahead(struct applier *a)
+{
+	struct applier_job *next;
+
+	pthread_mutex_lock(&a->mu);
+	next = a->head;
+	if (next && (next->decoded || a->stopping))
+		next = NULL;
+	if (next)
+		next->decoding = true;
+	pthread_mutex_unlock(&a->mu);
+	if (!next)
+		return;
+	applier_decode(next);
+	pthread_mutex_lock(&a->mu);
+	next->decoding = false;
+	pthread_cond_broadcast(&a->idle_cv); /* applier_forget may wait for it */
+	pthread_mutex_unlock(&a->mu);
+}
+
+static enum applier_outcome applier_try(struct applier *a, struct applier_job *job)
+{
+	const rd_kafka_message_t *m = job->m;
+	const struct applier_decoded *d = &job->d;
 	struct store_error serr = { 0 };
-	enum applier_outcome out = APPLIER_DONE;
 	char why[512], q[300];
 	int64_t started = applier_now_ms();
 	long written = 0;
 	int r;
 
-	r = envelope_decode(m->payload, m->len, &env, why, sizeof(why));
-	if (r == -ENOMEM) {
-		out = APPLIER_RETRY;
-		goto out;
+	if (!job->decoded || d->rc == -ENOMEM)
+		applier_decode(job);
+	if (d->rc == -ENOMEM)
+		return APPLIER_RETRY;
+	if (d->rc < 0)
+		return applier_dead_letter(a, job, d->rc == -EBADMSG ? "undecodable" : "invalid",
+					   d->why);
+	r = store_apply_send(&a->store, &d->batch, &d->env.meta, a->sh->group,
+			     rd_kafka_topic_name(m->rkt), m->partition, m->offset, &serr);
+	if (r == 0) {
+		applier_decode_ahead(a);
+		r = store_apply_finish(&a->store, &written, &serr);
 	}
-	if (r < 0) {
-		out = applier_dead_letter(a, job, "undecodable", why);
-		goto out;
-	}
-	r = patient_batch_validate(env.body, applier_received_date(env.meta.received_at), &batch);
-	if (r == -ENOMEM) {
-		out = APPLIER_RETRY;
-		goto out;
-	}
-	if (r < 0) {
-		const struct patient_error *e = batch.error_count ? &batch.errors[0] : NULL;
-
-		snprintf(why, sizeof(why), "%zu%s validation errors; first: patients[%d].%s: %s",
-			 batch.error_count, batch.errors_truncated ? "+" : "", e ? e->index : -1,
-			 e ? e->field : "-", e ? e->message : "-");
-		out = applier_dead_letter(a, job, "invalid", why);
-		goto out;
-	}
-	r = store_apply_batch(&a->store, &batch, &env.meta, a->sh->group,
-			      rd_kafka_topic_name(m->rkt), m->partition, m->offset, &written, &serr);
 	if (r < 0 && serr.failure == STORE_PERMANENT) {
 		applier_set_db_up(a->shw, true);
 		snprintf(why, sizeof(why), "SQLSTATE %s: %s", serr.sqlstate, serr.message);
-		out = applier_dead_letter(a, job, "sql", why);
-		goto out;
+		return applier_dead_letter(a, job, "sql", why);
 	}
 	if (r < 0) {
 		applier_set_db_up(a->shw, false);
@@ -151,27 +213,23 @@ static enum applier_outcome applier_try(struct applier *a, const struct applier_
 			    " sqlstate=%s message=%s", m->partition, m->offset,
 			    serr.sqlstate[0] ? serr.sqlstate : "-",
 			    log_quote(q, sizeof(q), serr.message));
-		out = APPLIER_RETRY;
-		goto out;
+		return APPLIER_RETRY;
 	}
 	applier_set_db_up(a->shw, true);
 	applier_store_offset(a, job);
 	atomic_fetch_add(&a->shw->totals.batches, 1);
-	atomic_fetch_add(&a->shw->totals.patients, batch.count);
+	atomic_fetch_add(&a->shw->totals.patients, d->batch.count);
 	atomic_fetch_add(&a->shw->totals.rows_written, (unsigned long long)written);
 	metrics_counter_add(a->sh->metrics.batches, "applied", 1);
-	metrics_counter_add(a->sh->metrics.patients, NULL, batch.count);
+	metrics_counter_add(a->sh->metrics.patients, NULL, d->batch.count);
 	metrics_counter_add(a->sh->metrics.rows, NULL, (uint64_t)written);
 	metrics_histogram_observe(a->sh->metrics.duration, NULL,
 				  (double)(applier_now_ms() - started) / 1000.0);
 	log_info("batch_applied", "request_id=%s tenant=%s partition=%" PRId32 " offset=%" PRId64
-		 " patients=%zu written=%ld duration_ms=%" PRId64, env.meta.request_id,
-		 env.meta.tenant, m->partition, m->offset, batch.count, written,
+		 " patients=%zu written=%ld duration_ms=%" PRId64, d->env.meta.request_id,
+		 d->env.meta.tenant, m->partition, m->offset, d->batch.count, written,
 		 applier_now_ms() - started);
-out:
-	patient_batch_free(&batch);
-	envelope_free(&env);
-	return out;
+	return APPLIER_DONE;
 }
 
 /* Capped exponential backoff with full jitter in its upper half: a fleet of
@@ -210,7 +268,7 @@ static bool applier_wait_retry(struct applier *a, const struct applier_job *job,
 	return go_on;
 }
 
-static void applier_run_job(struct applier *a, const struct applier_job *job)
+static void applier_run_job(struct applier *a, struct applier_job *job)
 {
 	unsigned attempts = 0;
 
@@ -233,6 +291,7 @@ static void applier_run_job(struct applier *a, const struct applier_job *job)
 
 static void applier_job_free(struct applier *a, struct applier_job *job)
 {
+	applier_decoded_free(job);
 	atomic_fetch_sub(&a->sh->parts[job->m->partition].pending, 1);
 	rd_kafka_message_destroy(job->m);
 	free(job);
@@ -304,9 +363,9 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 
 	if (!job)
 		return -ENOMEM;
+	memset(job, 0, sizeof(*job));
 	job->m = m;
 	job->generation = atomic_load(&a->sh->parts[m->partition].generation);
-	job->next = NULL;
 	atomic_fetch_add(&a->sh->parts[m->partition].pending, 1);
 	pthread_mutex_lock(&a->mu);
 	if (a->tail)
@@ -358,6 +417,16 @@ void applier_forget(struct applier *a, int32_t partition)
 	if (!a->started)
 		return;
 	pthread_mutex_lock(&a->mu);
+	/* The applier thread may be decoding one of them ahead: let it end. */
+	for (;;) {
+		bool busy = false;
+
+		for (struct applier_job *j = a->head; j; j = j->next)
+			busy |= j->decoding && j->m->partition == partition;
+		if (!busy)
+			break;
+		pthread_cond_wait(&a->idle_cv, &a->mu);
+	}
 	for (pp = &a->head; *pp;) {
 		struct applier_job *job = *pp;
 

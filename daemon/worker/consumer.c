@@ -29,7 +29,7 @@
  * for a long stall (PostgreSQL down): past CONSUMER_HOLD_PAUSE_MS every
  * partition is paused and polling resumes, which keeps the group
  * membership alive (max.poll.interval.ms). */
-#define CONSUMER_QUEUE_HIGH 4
+#define CONSUMER_QUEUE_HIGH 16
 #define CONSUMER_HOLD_PAUSE_MS 10000
 /* librdkafka 2.0 waits a fixed second before fetching again once its queue
  * is full, so the queue must hold about a second of work at full speed
@@ -66,6 +66,7 @@ struct consumer {
 	atomic_bool kafka_up; /* a broker connection is up (statistics) */
 	struct metrics_family *m_lag, *m_assigned, *m_kafka_up;
 	int assigned;
+	int64_t lag; /* over the assigned partitions, at the last statistics; -1 unknown */
 };
 
 static int64_t consumer_now_ms(void)
@@ -397,7 +398,9 @@ static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 	static const char *const bases[] = { "stored_offset", "committed_offset", "app_offset",
 					     "next_offset" };
 	struct json_object *topics, *topic, *parts;
+	int64_t total = 0;
 
+	c->lag = -1;
 	if (!json_object_object_get_ex(root, "topics", &topics) ||
 	    !json_object_object_get_ex(topics, c->topic, &topic) ||
 	    !json_object_object_get_ex(topic, "partitions", &parts) ||
@@ -414,9 +417,12 @@ static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 			continue;
 		for (size_t i = 0; base < 0 && i < sizeof(bases) / sizeof(bases[0]); i++)
 			base = consumer_stats_int(part, bases[i]);
-		if (base >= 0)
-			consumer_set_lag(c, (int32_t)p, hi > base ? hi - base : 0);
+		if (base < 0)
+			continue;
+		consumer_set_lag(c, (int32_t)p, hi > base ? hi - base : 0);
+		total += hi > base ? hi - base : 0;
 	}
+	c->lag = total;
 }
 
 /* librdkafka's statistics, served by rd_kafka_consumer_poll() on the
@@ -539,6 +545,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->opt = *opt;
 	c->store = store;
 	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	c->lag = -1;
 	c->group = strdup(opt->group);
 	c->topic = strdup(opt->topic);
 	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
@@ -689,12 +696,13 @@ housekeeping:
 		now = consumer_now_ms();
 		if (now - c->last_status_ms >= 5000) {
 			consumer_update_totals(c);
-			notify_status("%s; batches=%" PRIu64 " patients=%" PRIu64 " dlq=%" PRIu64
-				      " retries=%" PRIu64,
-				      atomic_load(&c->shared.db_up) ? "consuming"
-								    : "PostgreSQL unavailable",
-				      c->totals.batches, c->totals.patients, c->totals.dead_lettered,
-				      c->totals.retries);
+			notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64
+				      " patients=%" PRIu64 " dlq=%" PRIu64 " retries=%" PRIu64,
+				      !atomic_load(&c->shared.db_up)	? "PostgreSQL unavailable"
+				      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
+								   : "consuming",
+				      c->assigned, c->lag, c->totals.batches, c->totals.patients,
+				      c->totals.dead_lettered, c->totals.retries);
 			c->last_status_ms = now;
 		}
 		if (c->opt.exit_at_end && consumer_caught_up(c)) {

@@ -406,16 +406,14 @@ static int store_build_arrays(struct store *s, const struct patient_batch *b)
 	return r;
 }
 
-int store_apply_batch(struct store *s, const struct patient_batch *batch,
-		      const struct envelope_meta *meta, const char *group, const char *topic,
-		      int32_t partition, int64_t offset, long *written, struct store_error *err)
+int store_apply_send(struct store *s, const struct patient_batch *batch,
+		     const struct envelope_meta *meta, const char *group, const char *topic,
+		     int32_t partition, int64_t offset, struct store_error *err)
 {
 	char count[16], part[16], off[24];
 	const char *params[14];
-	PGresult *res;
 	int r;
 
-	*written = 0;
 	r = store_connect(s, err);
 	if (r == 0)
 		r = store_prepare(s, err);
@@ -440,15 +438,43 @@ int store_apply_batch(struct store *s, const struct patient_batch *batch,
 	params[11] = part;
 	params[12] = off;
 	params[13] = group;
-	res = PQexecPrepared(s->conn, STORE_APPLY_STMT, 14, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_set_error(err, res, s->conn);
-		PQclear(res);
+	/* A blocking connection: the whole statement is on its way (the
+	 * arrays may be rebuilt) when this returns. */
+	if (!PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, 14, params, NULL, NULL, 0)) {
+		store_set_error(err, NULL, s->conn);
+		err->failure = STORE_TRANSIENT;
 		return -EIO;
 	}
-	*written = strtol(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
 	return 0;
+}
+
+int store_apply_finish(struct store *s, long *written, struct store_error *err)
+{
+	PGresult *res = PQgetResult(s->conn), *more;
+	int r = 0;
+
+	*written = 0;
+	/* The connection is free for the next statement only once drained. */
+	while ((more = PQgetResult(s->conn)))
+		PQclear(more);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		store_set_error(err, res, s->conn);
+		r = -EIO;
+	} else {
+		*written = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+	}
+	PQclear(res);
+	return r;
+}
+
+int store_apply_batch(struct store *s, const struct patient_batch *batch,
+		      const struct envelope_meta *meta, const char *group, const char *topic,
+		      int32_t partition, int64_t offset, long *written, struct store_error *err)
+{
+	int r = store_apply_send(s, batch, meta, group, topic, partition, offset, err);
+
+	*written = 0;
+	return r < 0 ? r : store_apply_finish(s, written, err);
 }
 
 int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,

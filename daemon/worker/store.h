@@ -67,6 +67,15 @@ int store_apply_batch(struct store *s, const struct patient_batch *batch,
 		      const struct envelope_meta *meta, const char *group, const char *topic,
 		      int32_t partition, int64_t offset, long *written, struct store_error *err);
 
+/* store_apply_batch in two halves, so that the caller can work while
+ * PostgreSQL does: send returns once the statement is sent (0, or -EIO);
+ * finish waits for its result, as store_apply_batch returns it. Call
+ * finish exactly once after a successful send. */
+int store_apply_send(struct store *s, const struct patient_batch *batch,
+		     const struct envelope_meta *meta, const char *group, const char *topic,
+		     int32_t partition, int64_t offset, struct store_error *err);
+int store_apply_finish(struct store *s, long *written, struct store_error *err);
+
 /* Moves (group, topic, partition) past a poison message at offset (after it
  * went to the DLQ). Returns 0 or -EIO. */
 int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,

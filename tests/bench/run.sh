@@ -230,11 +230,12 @@ run_gateway() {
 	printf 'bench:bench-key:%s\n' "$(printf %s "$secret" | "$GATEWAY" --hash-secret)" >"$STACK_DIR/bench.keys"
 	head -n 1 "$BODIES" | tr -d '\n' >"$STACK_DIR/body.json"
 	"$GATEWAY" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
-		--keys-file "$STACK_DIR/bench.keys" --topic bench.gw --rate-limit 100000000 \
+		--keys-file "$STACK_DIR/bench.keys" --topic bench.gw --rate-limit 1000000 \
 		--log-level warning 2>>"$STACK_DIR/gateway.log" &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
 		[ "$(curl -s "http://127.0.0.1:$admin/readyz")" = ready ] && break
+		kill -0 "$pid" 2>/dev/null || die "the gateway did not start: $(tail -n 3 "$STACK_DIR/gateway.log")"
 		sleep 0.1
 	done
 	out=$(BODY_FILE=$STACK_DIR/body.json API_KEY=bench-key SECRET_KEY=$secret \
