@@ -193,6 +193,9 @@ run_workers() { # N
 		done
 		sleep 0.25
 	done
+	# Before the workers leave: their backends are still there to be read.
+	cpu1=$(pg_cpu)
+	k0=$(echo "$(kafka_cpu) - $k0" | bc)
 	# VmHWM is a high-water mark and the CPU counters only grow: read once.
 	for ((i = 0; i < n; i++)); do
 		h=$(hwm_kb "${pids[$i]}")
@@ -201,8 +204,6 @@ run_workers() { # N
 	done
 	kill -TERM "${pids[@]}"
 	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
-	cpu1=$(pg_cpu)
-	k0=$(echo "$(kafka_cpu) - $k0" | bc)
 	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0 $(applied_span "$db")"
 }
 
