@@ -3,7 +3,9 @@
 #include "envelope.h"
 
 #include "jsondoc.h"
+#include "jsonscan.h"
 #include "patient.h"
+#include "utf8.h"
 #include "uuid7.h"
 
 #include <errno.h>
@@ -335,10 +337,111 @@ fail:
 	return r;
 }
 
+/* The envelope's fields in the order of envelope_decode's checks. */
+enum { ENV_F_V, ENV_F_TENANT, ENV_F_REQUEST_ID, ENV_F_RECEIVED_AT, ENV_F_CLIENT, ENV_F_BODY,
+       ENV_F_COUNT };
+static const char *const envelope_field_names[ENV_F_COUNT] = {
+	"v", "tenant", "request_id", "received_at", "client_request_id", "body",
+};
+
+/* One top-level member's value, read into the envelope; -1 to fall back. */
+static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
+			       const char **body_start, const char **body_end)
+{
+	const char **dst[ENV_F_COUNT] = { NULL, &out->meta.tenant, &out->meta.request_id,
+					  &out->meta.received_at, &out->meta.client_request_id,
+					  NULL };
+	char *str;
+	size_t n;
+
+	switch (k) {
+	case ENV_F_V:
+		return jsonscan_word(sc, "1") ? 0 : -1;
+	case ENV_F_BODY:
+		if (!jsonscan_take(sc, '{'))
+			return -1;
+		*body_start = sc->p - 1;
+		sc->p--; /* let skip open it, counting the depth */
+		if (jsonscan_skip(sc) < 0)
+			return -1;
+		*body_end = sc->p;
+		return 0;
+	default:
+		/* client_request_id may be null: absent, as envelope_decode reads it */
+		if (k == ENV_F_CLIENT && jsonscan_word(sc, "null"))
+			return 0;
+		if (jsonscan_string(sc, &str, &n) < 0)
+			return -1;
+		*dst[k] = str;
+		return 0;
+	}
+}
+
+int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
+			    size_t *body_len)
+{
+	const char *body_start = NULL, *body_end = NULL;
+	bool seen[ENV_F_COUNT] = { false }, bad, first;
+	struct jsonscan sc;
+	size_t blen;
+
+	memset(out, 0, sizeof(*out));
+	*body = NULL;
+	*body_len = 0;
+	if (!value || len == 0 || memchr(value, '\0', len) || utf8_validate(value, len) < 0)
+		return 1; /* a tombstone (no value) too */
+	/* Twice the value: the envelope is read in place in the first half;
+	 * the body's untouched text goes to the second. */
+	out->buf = malloc(2 * len + 2);
+	if (!out->buf)
+		return -ENOMEM;
+	memcpy(out->buf, value, len);
+	out->buf[len] = '\0';
+	jsonscan_init(&sc, out->buf, len, ENVELOPE_JSON_DEPTH_MAX);
+	if (jsonscan_open(&sc, '{') < 0)
+		goto fallback;
+	for (first = true; !jsonscan_close(&sc, '{', first, &bad); first = false) {
+		char *key;
+		size_t klen;
+		int k;
+
+		if (bad || jsonscan_string(&sc, &key, &klen) < 0 || !jsonscan_take(&sc, ':'))
+			goto fallback;
+		for (k = 0; k < ENV_F_COUNT && strcmp(key, envelope_field_names[k]) != 0; k++)
+			;
+		if (k == ENV_F_COUNT) {
+			if (jsonscan_skip(&sc) < 0)
+				goto fallback;
+			continue;
+		}
+		if (seen[k] || envelope_scan_field(&sc, k, out, &body_start, &body_end) < 0)
+			goto fallback;
+		seen[k] = true;
+	}
+	if (!jsonscan_at_end(&sc) || !seen[ENV_F_V] || !seen[ENV_F_BODY] ||
+	    !out->meta.tenant || !envelope_tenant_valid(out->meta.tenant) ||
+	    !out->meta.request_id || !uuid7_is_canonical(out->meta.request_id) ||
+	    !out->meta.received_at || !envelope_received_at_valid(out->meta.received_at) ||
+	    (out->meta.client_request_id &&
+	     !envelope_client_request_id_valid(out->meta.client_request_id)))
+		goto fallback;
+	/* Offsets into the copy are offsets into value. */
+	blen = (size_t)(body_end - body_start);
+	*body = out->buf + len + 1;
+	memcpy(*body, value + (body_start - out->buf), blen);
+	(*body)[blen] = '\0';
+	*body_len = blen;
+	return 0;
+fallback:
+	envelope_free(out);
+	return 1;
+}
+
 void envelope_free(struct envelope *env)
 {
 	if (!env)
 		return;
 	json_object_put(env->root);
+	free(env->buf);
 	memset(env, 0, sizeof(*env));
 }

@@ -3,6 +3,7 @@
 #include "patient.h"
 
 #include "jsondoc.h"
+#include "jsonscan.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -56,45 +57,74 @@ static int patient_add_error(struct patient_batch *b, int index, const char *fie
 	return 0;
 }
 
-/* Fetches key as a string. Returns NULL with *s (NULL when an optional field
+/* One field of one patient as the rules see it, whichever reader found it. */
+enum patient_value_kind {
+	PATIENT_VALUE_ABSENT = 0,
+	PATIENT_VALUE_NULL,
+	PATIENT_VALUE_STRING,
+	PATIENT_VALUE_OTHER, /* a number, boolean, object or array */
+};
+
+struct patient_value {
+	enum patient_value_kind kind;
+	const char *s; /* NUL-terminated; may hold an earlier NUL from "\u0000" */
+	size_t n;
+};
+
+/* The fields the rules read, in the order their errors are reported. */
+enum {
+	PATIENT_F_CODE,
+	PATIENT_F_FIRST_NAME,
+	PATIENT_F_LAST_NAME,
+	PATIENT_F_GENDER,
+	PATIENT_F_BIRTHDATE,
+	PATIENT_F_EMAIL,
+	PATIENT_F_COUNT,
+};
+
+static const char *const patient_field_names[PATIENT_F_COUNT] = {
+	"code", "first_name", "last_name", "gender", "birthdate", "email",
+};
+
+/* One element of "patients": an object's fields, or not an object. */
+struct patient_fields {
+	bool is_object;
+	struct patient_value v[PATIENT_F_COUNT];
+};
+
+/* A value as a string. Returns NULL with *s (NULL when an optional field
  * is absent or null) and *len set, or why the value cannot be used. */
-static const char *patient_get_string(struct json_object *obj, const char *key, bool required,
+static const char *patient_get_string(const struct patient_value *v, bool required,
 				      const char **s, size_t *len)
 {
-	struct json_object *v;
-	const char *str;
-	size_t n;
-
 	*s = NULL;
 	*len = 0;
-	if (!json_object_object_get_ex(obj, key, &v))
+	if (v->kind == PATIENT_VALUE_ABSENT)
 		return required ? "is required" : NULL;
-	if (!v)
+	if (v->kind == PATIENT_VALUE_NULL)
 		return required ? "must not be null" : NULL;
 	/* Strict types: 123 is not "123"; converting would hide client bugs. */
-	if (!json_object_is_type(v, json_type_string))
+	if (v->kind != PATIENT_VALUE_STRING)
 		return "must be a string";
-	str = json_object_get_string(v);
-	n = (size_t)json_object_get_string_len(v);
 	/* json-c keeps the NUL a "\u0000" escape decodes to; C strings and
 	 * PostgreSQL text would silently cut the value there. */
-	if (strlen(str) != n)
+	if (memchr(v->s, '\0', v->n))
 		return "must not contain NUL characters";
 	/* The raw body was checked, but an escape can still decode to what the
 	 * bytes did not contain; and the worker's documents come from Kafka. */
-	if (utf8_validate(str, n) < 0)
+	if (utf8_validate(v->s, v->n) < 0)
 		return "must be valid UTF-8";
-	*s = str;
-	*len = n;
+	*s = v->s;
+	*len = v->n;
 	return NULL;
 }
 
-static const char *patient_check_code(struct json_object *obj, struct patient *p)
+static const char *patient_check_code(const struct patient_value *v, struct patient *p)
 {
 	const char *s, *why;
 	size_t n;
 
-	why = patient_get_string(obj, "code", true, &s, &n);
+	why = patient_get_string(v, true, &s, &n);
 	if (why)
 		return why;
 	if (n == 0)
@@ -108,12 +138,12 @@ static const char *patient_check_code(struct json_object *obj, struct patient *p
 	return NULL;
 }
 
-static const char *patient_check_first_name(struct json_object *obj, struct patient *p)
+static const char *patient_check_first_name(const struct patient_value *v, struct patient *p)
 {
 	const char *s, *why;
 	size_t n;
 
-	why = patient_get_string(obj, "first_name", true, &s, &n);
+	why = patient_get_string(v, true, &s, &n);
 	if (why)
 		return why;
 	if (n == 0)
@@ -127,12 +157,12 @@ static const char *patient_check_first_name(struct json_object *obj, struct pati
 	return NULL;
 }
 
-static const char *patient_check_last_name(struct json_object *obj, struct patient *p)
+static const char *patient_check_last_name(const struct patient_value *v, struct patient *p)
 {
 	const char *s, *why;
 	size_t n;
 
-	why = patient_get_string(obj, "last_name", false, &s, &n);
+	why = patient_get_string(v, false, &s, &n);
 	if (why)
 		return why;
 	if (n > PATIENT_TEXT_MAX)
@@ -142,12 +172,12 @@ static const char *patient_check_last_name(struct json_object *obj, struct patie
 	return NULL;
 }
 
-static const char *patient_check_gender(struct json_object *obj, struct patient *p)
+static const char *patient_check_gender(const struct patient_value *v, struct patient *p)
 {
 	const char *s, *why;
 	size_t n;
 
-	why = patient_get_string(obj, "gender", true, &s, &n);
+	why = patient_get_string(v, true, &s, &n);
 	if (why)
 		return why;
 	/* Exactly these: "Male" or "m" would be guesses about the client. */
@@ -162,7 +192,7 @@ static const char *patient_check_gender(struct json_object *obj, struct patient 
 
 /* The one message with a variable part (today's date, never the value), so
  * it is written into buf. */
-static const char *patient_check_birthdate(struct json_object *obj, struct patient *p,
+static const char *patient_check_birthdate(const struct patient_value *v, struct patient *p,
 					   struct patient_date today, char *buf, size_t size)
 {
 	struct patient_date d;
@@ -170,7 +200,7 @@ static const char *patient_check_birthdate(struct json_object *obj, struct patie
 	size_t n;
 	int r;
 
-	why = patient_get_string(obj, "birthdate", true, &s, &n);
+	why = patient_get_string(v, true, &s, &n);
 	if (why)
 		return why;
 	r = patient_date_parse(s, n, &d);
@@ -194,12 +224,12 @@ static const char *patient_check_birthdate(struct json_object *obj, struct patie
  * domain with a dot that neither starts nor ends it. No control characters,
  * so a stored address can never smuggle a line break into a mail header.
  * Whether the mailbox exists is the partner's business. */
-static const char *patient_check_email(struct json_object *obj, struct patient *p)
+static const char *patient_check_email(const struct patient_value *v, struct patient *p)
 {
 	const char *s, *why, *at, *domain;
 	size_t n, local, dlen;
 
-	why = patient_get_string(obj, "email", false, &s, &n);
+	why = patient_get_string(v, false, &s, &n);
 	if (why || !s)
 		return why;
 	if (n > PATIENT_EMAIL_MAX)
@@ -239,7 +269,7 @@ static int patient_code_cmp(const void *a, const void *b)
 
 /* Marks in dup_of[i] the first index with the same code as patients[i], or
  * -1. Sorting keeps this O(n log n) for a batch of 1000 identical codes. */
-static int patient_find_duplicates(struct json_object *list, size_t n, int *dup_of)
+static int patient_find_duplicates(const struct patient_fields *f, size_t n, int *dup_of)
 {
 	struct patient_code *codes;
 	size_t ncodes = 0;
@@ -248,11 +278,10 @@ static int patient_find_duplicates(struct json_object *list, size_t n, int *dup_
 	if (!codes)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
-		struct json_object *obj = json_object_array_get_idx(list, i);
 		struct patient p = { 0 };
 
 		dup_of[i] = -1;
-		if (json_object_is_type(obj, json_type_object) && !patient_check_code(obj, &p))
+		if (f[i].is_object && !patient_check_code(&f[i].v[PATIENT_F_CODE], &p))
 			codes[ncodes++] = (struct patient_code){ p.code, p.code_len, (int)i };
 	}
 	qsort(codes, ncodes, sizeof(*codes), patient_code_cmp);
@@ -269,17 +298,17 @@ static int patient_find_duplicates(struct json_object *list, size_t n, int *dup_
 
 /* Checks one patient, recording each broken rule; dup is the index of an
  * earlier patient with the same code, or -1. */
-static int patient_check_one(struct patient_batch *b, struct json_object *obj, int index, int dup,
-			     struct patient_date today, struct patient *p)
+static int patient_check_one(struct patient_batch *b, const struct patient_fields *f, int index,
+			     int dup, struct patient_date today, struct patient *p)
 {
 	char buf[sizeof(b->errors[0].message)];
 	const char *why;
 	int r;
 
-	if (!json_object_is_type(obj, json_type_object))
+	if (!f->is_object)
 		return patient_add_error(b, index, "patients",
 					 "each patient must be a JSON object");
-	why = patient_check_code(obj, p);
+	why = patient_check_code(&f->v[PATIENT_F_CODE], p);
 	if (!why && dup >= 0) {
 		/* Which one wins would be a guess: say where both are. */
 		r = patient_add_error(b, index, "code", "duplicate of patients[%d]", dup);
@@ -288,29 +317,103 @@ static int patient_check_one(struct patient_batch *b, struct json_object *obj, i
 	}
 	if (why && (r = patient_add_error(b, index, "code", "%s", why)) < 0)
 		return r;
-	why = patient_check_first_name(obj, p);
+	why = patient_check_first_name(&f->v[PATIENT_F_FIRST_NAME], p);
 	if (why && (r = patient_add_error(b, index, "first_name", "%s", why)) < 0)
 		return r;
-	why = patient_check_last_name(obj, p);
+	why = patient_check_last_name(&f->v[PATIENT_F_LAST_NAME], p);
 	if (why && (r = patient_add_error(b, index, "last_name", "%s", why)) < 0)
 		return r;
-	why = patient_check_gender(obj, p);
+	why = patient_check_gender(&f->v[PATIENT_F_GENDER], p);
 	if (why && (r = patient_add_error(b, index, "gender", "%s", why)) < 0)
 		return r;
-	why = patient_check_birthdate(obj, p, today, buf, sizeof(buf));
+	why = patient_check_birthdate(&f->v[PATIENT_F_BIRTHDATE], p, today, buf, sizeof(buf));
 	if (why && (r = patient_add_error(b, index, "birthdate", "%s", why)) < 0)
 		return r;
-	why = patient_check_email(obj, p);
+	why = patient_check_email(&f->v[PATIENT_F_EMAIL], p);
 	if (why && (r = patient_add_error(b, index, "email", "%s", why)) < 0)
 		return r;
 	return 0;
+}
+
+/* The count rules; 0 or the error recorded (then the patients are not
+ * looked at). */
+static int patient_check_count(struct patient_batch *b, size_t n, bool *ok)
+{
+	*ok = false;
+	if (n == 0)
+		return patient_add_error(b, -1, "patients", "must contain at least one patient");
+	if (n > PATIENT_BATCH_MAX)
+		return patient_add_error(b, -1, "patients",
+					 "has %zu patients; at most %d are allowed", n,
+					 PATIENT_BATCH_MAX);
+	*ok = true;
+	return 0;
+}
+
+/* The per-patient rules over n elements read by either reader; fills
+ * b->patients. */
+static int patient_check_all(struct patient_batch *b, const struct patient_fields *f, size_t n,
+			     struct patient_date today)
+{
+	int *dup_of = malloc(n * sizeof(*dup_of));
+	int r;
+
+	b->patients = calloc(n, sizeof(*b->patients));
+	if (!b->patients || !dup_of) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = patient_find_duplicates(f, n, dup_of);
+	for (size_t i = 0; r == 0 && i < n && !b->errors_truncated; i++)
+		r = patient_check_one(b, &f[i], (int)i, dup_of[i], today, &b->patients[i]);
+	if (r == 0)
+		b->count = n;
+out:
+	free(dup_of);
+	return r;
+}
+
+/* Whatever went wrong, half-validated patients never reach a caller. */
+static int patient_verdict(struct patient_batch *b, int r)
+{
+	if (r == 0 && b->error_count > 0)
+		r = -EINVAL;
+	if (r < 0) {
+		free(b->patients);
+		b->patients = NULL;
+		b->count = 0;
+	}
+	return r;
+}
+
+static void patient_fields_from_json(struct json_object *obj, struct patient_fields *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->is_object = json_object_is_type(obj, json_type_object);
+	for (size_t k = 0; f->is_object && k < PATIENT_F_COUNT; k++) {
+		struct patient_value *v = &f->v[k];
+		struct json_object *o;
+
+		if (!json_object_object_get_ex(obj, patient_field_names[k], &o))
+			continue;
+		if (!o) {
+			v->kind = PATIENT_VALUE_NULL;
+		} else if (json_object_is_type(o, json_type_string)) {
+			v->kind = PATIENT_VALUE_STRING;
+			v->s = json_object_get_string(o);
+			v->n = (size_t)json_object_get_string_len(o);
+		} else {
+			v->kind = PATIENT_VALUE_OTHER;
+		}
+	}
 }
 
 /* The rules, on b->root. */
 static int patient_batch_check(struct patient_batch *b, struct patient_date today)
 {
 	struct json_object *list = NULL;
-	int *dup_of = NULL;
+	struct patient_fields *f = NULL;
+	bool ok;
 	size_t n;
 	int r;
 
@@ -327,41 +430,114 @@ static int patient_batch_check(struct patient_batch *b, struct patient_date toda
 		goto out;
 	}
 	n = json_object_array_length(list);
-	if (n == 0) {
-		r = patient_add_error(b, -1, "patients", "must contain at least one patient");
+	r = patient_check_count(b, n, &ok);
+	if (r < 0 || !ok)
 		goto out;
-	}
-	if (n > PATIENT_BATCH_MAX) {
-		r = patient_add_error(b, -1, "patients", "has %zu patients; at most %d are allowed",
-				      n, PATIENT_BATCH_MAX);
-		goto out;
-	}
-	b->patients = calloc(n, sizeof(*b->patients));
-	dup_of = malloc(n * sizeof(*dup_of));
-	if (!b->patients || !dup_of) {
+	f = malloc(n * sizeof(*f));
+	if (!f) {
 		r = -ENOMEM;
 		goto out;
 	}
-	r = patient_find_duplicates(list, n, dup_of);
-	if (r < 0)
-		goto out;
-	for (size_t i = 0; i < n && !b->errors_truncated; i++) {
-		r = patient_check_one(b, json_object_array_get_idx(list, i), (int)i, dup_of[i],
-				      today, &b->patients[i]);
-		if (r < 0)
-			goto out;
-	}
-	b->count = n;
+	for (size_t i = 0; i < n; i++)
+		patient_fields_from_json(json_object_array_get_idx(list, i), &f[i]);
+	r = patient_check_all(b, f, n, today);
 out:
-	free(dup_of);
-	if (r == 0 && b->error_count > 0)
-		r = -EINVAL;
-	if (r < 0) {
-		/* Half-validated patients must never reach a caller. */
-		free(b->patients);
-		b->patients = NULL;
-		b->count = 0;
+	free(f);
+	return patient_verdict(b, r);
+}
+
+/* One patient object in the simple form; -1 to fall back (a field named
+ * twice: json-c would keep the last, the rules must see the same). */
+static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
+{
+	bool bad, first;
+
+	memset(f, 0, sizeof(*f));
+	if (jsonscan_open(sc, '{') < 0)
+		return -1;
+	f->is_object = true;
+	for (first = true; !jsonscan_close(sc, '{', first, &bad); first = false) {
+		struct patient_value *v = NULL;
+		char *key, *str;
+		size_t klen, slen;
+
+		if (bad || jsonscan_string(sc, &key, &klen) < 0 || !jsonscan_take(sc, ':'))
+			return -1;
+		for (size_t k = 0; k < PATIENT_F_COUNT; k++)
+			if (strcmp(key, patient_field_names[k]) == 0)
+				v = &f->v[k];
+		if (!v) {
+			if (jsonscan_skip(sc) < 0)
+				return -1;
+			continue;
+		}
+		if (v->kind != PATIENT_VALUE_ABSENT)
+			return -1;
+		if (jsonscan_word(sc, "null")) {
+			v->kind = PATIENT_VALUE_NULL;
+		} else if (jsonscan_string(sc, &str, &slen) == 0) {
+			v->kind = PATIENT_VALUE_STRING;
+			v->s = str;
+			v->n = slen;
+		} else {
+			return -1; /* a wrong type: the slow path names it */
+		}
 	}
+	return 0;
+}
+
+int patient_batch_parse_inplace(char *body, size_t len, struct patient_date today,
+				struct patient_batch *out)
+{
+	struct patient_fields *f = NULL;
+	struct jsonscan sc;
+	bool bad, first, seen = false, ok;
+	size_t n = 0;
+	int r = 1;
+
+	memset(out, 0, sizeof(*out));
+	if (!body || len == 0 || memchr(body, '\0', len) || utf8_validate(body, len) < 0)
+		return 1;
+	jsonscan_init(&sc, body, len, PATIENT_JSON_DEPTH_MAX);
+	if (jsonscan_open(&sc, '{') < 0)
+		return 1;
+	for (first = true; !jsonscan_close(&sc, '{', first, &bad); first = false) {
+		char *key;
+		size_t klen;
+
+		if (bad || jsonscan_string(&sc, &key, &klen) < 0 || !jsonscan_take(&sc, ':'))
+			goto out;
+		if (strcmp(key, "patients") != 0) {
+			if (jsonscan_skip(&sc) < 0)
+				goto out;
+			continue;
+		}
+		if (seen || jsonscan_open(&sc, '[') < 0)
+			goto out;
+		seen = true;
+		f = malloc(PATIENT_BATCH_MAX * sizeof(*f));
+		if (!f) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (bool efirst = true; !jsonscan_close(&sc, '[', efirst, &bad); efirst = false) {
+			if (bad || n == PATIENT_BATCH_MAX || patient_scan_one(&sc, &f[n]) < 0)
+				goto out;
+			n++;
+		}
+	}
+	if (!seen || !jsonscan_at_end(&sc))
+		goto out;
+	r = patient_check_count(out, n, &ok);
+	if (r == 0 && ok)
+		r = patient_check_all(out, f, n, today);
+	r = patient_verdict(out, r);
+	if (r == -EINVAL)
+		r = 1; /* the slow path says which rules, in its words */
+out:
+	free(f);
+	if (r != 0)
+		patient_batch_free(out);
 	return r;
 }
 

@@ -51,6 +51,49 @@ static void check_meta_round_trip(const struct envelope_meta *meta)
 	free(value);
 }
 
+/* The worker's in-place path (envelope, then body): whatever it accepts,
+ * the full path accepted with the same meta and the same patients. */
+static void check_inplace(const uint8_t *data, size_t size, int full_env, const struct envelope *env,
+			  int full_batch, const struct patient_batch *b)
+{
+	struct envelope fe;
+	struct patient_batch fb;
+	struct patient_date received;
+	char *body;
+	size_t blen;
+	int r;
+
+	r = envelope_decode_inplace((const char *)data, size, &fe, &body, &blen);
+	CHECK(r == 0 || r == 1 || r == -ENOMEM);
+	if (r != 0) {
+		CHECK(!fe.buf && !fe.meta.tenant);
+		envelope_free(&fe);
+		return;
+	}
+	CHECK(full_env == 0);
+	CHECK(same(fe.meta.tenant, env->meta.tenant) && same(fe.meta.request_id, env->meta.request_id) &&
+	      same(fe.meta.client_request_id, env->meta.client_request_id) &&
+	      same(fe.meta.received_at, env->meta.received_at));
+	CHECK(strlen(body) == blen && body[0] == '{');
+	CHECK(patient_date_parse(fe.meta.received_at, 10, &received) == 0);
+	r = patient_batch_parse_inplace(body, blen, received, &fb);
+	CHECK(r == 0 || r == 1 || r == -ENOMEM);
+	if (r == 0) {
+		CHECK(full_batch == 0 && fb.count == b->count);
+		for (size_t i = 0; i < b->count; i++) {
+			const struct patient *x = &b->patients[i], *y = &fb.patients[i];
+
+			CHECK(x->code_len == y->code_len && memcmp(x->code, y->code, x->code_len) == 0);
+			CHECK(x->first_name_len == y->first_name_len &&
+			      memcmp(x->first_name, y->first_name, x->first_name_len) == 0);
+			CHECK(same(x->last_name, y->last_name) && same(x->email, y->email));
+			CHECK(x->gender == y->gender && strcmp(x->birthdate, y->birthdate) == 0);
+		}
+	}
+	patient_batch_free(&fb);
+	envelope_free(&fe);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct envelope env;
@@ -61,6 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	r = envelope_decode((const char *)data, size, &env, err, sizeof(err));
 	if (r != 0) {
+		check_inplace(data, size, r, &env, -1, NULL);
 		CHECK((r == -EBADMSG && err[0]) || r == -ENOMEM);
 		CHECK(!env.root && !env.body);
 		envelope_free(&env);
@@ -78,6 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	CHECK(patient_date_parse(env.meta.received_at, 10, &received) == 0);
 	r = patient_batch_validate(env.body, received, &b);
 	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
+	check_inplace(data, size, 0, &env, r, &b);
 	if (r == 0)
 		CHECK(b.count >= 1 && b.count <= PATIENT_BATCH_MAX && b.error_count == 0);
 	if (r == -EINVAL)

@@ -1,10 +1,13 @@
 /* libFuzzer target: patient_batch_parse on arbitrary bytes, as the gateway
  * sees request bodies. Beyond "no crash, no leak, no UB" it checks what a
- * result promises, and that a body the gateway accepts reaches the worker
- * (through an envelope) as exactly the same batch. */
+ * result promises, that a body the gateway accepts reaches the worker
+ * (through an envelope) as exactly the same batch, and that the worker's
+ * in-place fast path never accepts what the full path refuses nor reads a
+ * field differently. */
 #include "config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -112,10 +115,50 @@ static void check_pipeline(const char *body, size_t len, const struct patient_ba
 	free(value);
 }
 
+static bool same_text(const char *a, size_t alen, const char *b, size_t blen)
+{
+	return !a == !b && alen == blen && (!a || memcmp(a, b, alen) == 0);
+}
+
+/* The fast path on a copy: when it accepts, the full path accepted the same
+ * patients, field for field. */
+static void check_inplace(const uint8_t *data, size_t size, int full, const struct patient_batch *b)
+{
+	struct patient_batch f;
+	char *copy = malloc(size + 1);
+	int r;
+
+	if (!copy)
+		return;
+	memcpy(copy, data, size);
+	r = patient_batch_parse_inplace(copy, size, today, &f);
+	CHECK(r == 0 || r == 1 || r == -ENOMEM);
+	if (r == 0) {
+		CHECK(full == 0 && f.count == b->count && f.error_count == 0 && !f.root);
+		for (size_t i = 0; i < b->count; i++) {
+			const struct patient *x = &b->patients[i], *y = &f.patients[i];
+
+			CHECK(same_text(x->code, x->code_len, y->code, y->code_len));
+			CHECK(same_text(x->first_name, x->first_name_len, y->first_name,
+					y->first_name_len));
+			CHECK(same_text(x->last_name, x->last_name_len, y->last_name, y->last_name_len));
+			CHECK(same_text(x->email, x->email_len, y->email, y->email_len));
+			CHECK(x->gender == y->gender && strcmp(x->birthdate, y->birthdate) == 0);
+			CHECK(strlen(y->code) == y->code_len && strlen(y->first_name) == y->first_name_len);
+		}
+	} else {
+		CHECK(f.count == 0 && !f.patients && !f.errors);
+	}
+	patient_batch_free(&f);
+	free(copy);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct patient_batch b;
 	int r = patient_batch_parse((const char *)data, size, today, &b);
+
+	check_inplace(data, size, r, &b);
 
 	if (r == 0) {
 		check_valid(&b);

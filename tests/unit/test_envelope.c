@@ -364,6 +364,68 @@ static void test_format_time(void **state)
 }
 
 /* What the gateway does, then the worker: both agree on the batch. */
+/* The worker's in-place reading: a value as our gateway writes it is read
+ * without json-c, to the same meta and body text; any other form is left
+ * (1) to envelope_decode. */
+static void test_decode_inplace(void **state)
+{
+#define IP_RID "\"request_id\":\"01936f5e-8a2b-7c3d-9e4f-0123456789ab\""
+#define IP_AT "\"received_at\":\"2026-11-25T10:00:00.000Z\""
+#define SIMPLE_BODY "{\"patients\":[{\"code\":\"c1\"}]}"
+	static const struct {
+		const char *value;
+		int want;
+		const char *client; /* client_request_id when read */
+	} cases[] = {
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":" SIMPLE_BODY "}", 0, NULL },
+		{ " { \"body\" : " SIMPLE_BODY " , \"v\" : 1 , \"tenant\":\"acme\"," IP_AT "," IP_RID
+		  ",\"client_request_id\":\"abc-1\",\"extra\":[null] }\n", 0, "abc-1" },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"client_request_id\":null,\"body\":{}}", 0, NULL },
+		{ "{\"v\":1.0,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":10,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":2,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\",\"tenant\":\"beta\"," IP_RID "," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"ac me\"," IP_RID "," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_AT ",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID ",\"received_at\":\"yesterday\",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT "}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":[]}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"client_request_id\":\"a\\\"b\",\"body\":{}}", 1, NULL },
+		{ "{\"v\":1,\"tenant\":\"acme\"," IP_RID "," IP_AT ",\"body\":{}} {}", 1, NULL },
+		{ "not json", 1, NULL },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct envelope fast, full;
+		char err[256], *body;
+		size_t blen, len = strlen(cases[i].value);
+		int r = envelope_decode_inplace(cases[i].value, len, &fast, &body, &blen);
+
+		if (r != cases[i].want)
+			fail_msg("case %zu: %d, want %d", i, r, cases[i].want);
+		if (r == 0) {
+			assert_int_equal(envelope_decode(cases[i].value, len, &full, err, sizeof(err)), 0);
+			assert_string_equal(fast.meta.tenant, full.meta.tenant);
+			assert_string_equal(fast.meta.request_id, full.meta.request_id);
+			assert_string_equal(fast.meta.received_at, full.meta.received_at);
+			if (cases[i].client)
+				assert_string_equal(fast.meta.client_request_id, cases[i].client);
+			else
+				assert_null(fast.meta.client_request_id);
+			assert_int_equal(blen, strlen(body));
+			assert_string_equal(body, strstr(cases[i].value, SIMPLE_BODY) ? SIMPLE_BODY : "{}");
+			envelope_free(&full);
+		} else {
+			assert_null(fast.buf);
+			assert_null(body);
+		}
+		envelope_free(&fast);
+	}
+#undef IP_RID
+#undef IP_AT
+#undef SIMPLE_BODY
+}
+
 static void test_gateway_to_worker(void **state)
 {
 	struct patient_date today = { 2026, 11, 25 };
@@ -401,6 +463,7 @@ int main(void)
 		cmocka_unit_test(test_decode_depth),
 		cmocka_unit_test(test_validators),
 		cmocka_unit_test(test_format_time),
+		cmocka_unit_test(test_decode_inplace),
 		cmocka_unit_test(test_gateway_to_worker),
 	};
 	return cmocka_run_group_tests_name("envelope", tests, NULL, NULL);

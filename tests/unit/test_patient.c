@@ -748,6 +748,102 @@ static void test_validate(void **state)
 	patient_batch_free(&b);
 }
 
+/* The worker's in-place path: it takes the simple form and reads it exactly
+ * as the full path does; anything else it leaves (1) to the full path. */
+static void test_inplace(void **state)
+{
+	static const struct {
+		const char *body;
+		int want; /* 0 read here; 1 left to the full path */
+	} cases[] = {
+		{ "{\"patients\":[" VALID "]}", 0 },
+		{ " {\"patients\" : [ " VALID " , " "{\"code\":\"c2\",\"first_name\":\"Jos\u00e9\","
+		  "\"last_name\":null," GENDER "," BIRTH ",\"email\":\"a@b.es\"}" " ] }\n", 0 },
+		{ "{\"x\":{\"y\":[true,false,null,\"s\"]},\"patients\":[" VALID "],\"z\":\"\"}", 0 },
+		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"note\":[[]]}]}", 0 },
+		/* escapes, numbers, duplicate fields: the full path decides */
+		{ "{\"patients\":[{" CODE ",\"first_name\":\"Jos\\u00e9\"," GENDER "," BIRTH "}]}", 1 },
+		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"age\":5}]}", 1 },
+		{ "{\"patients\":[{" CODE "," CODE "," FIRST "," GENDER "," BIRTH "}]}", 1 },
+		{ "{\"patients\":[" VALID "],\"patients\":[" VALID "]}", 1 },
+		{ "{\"c\\u006fde\":1,\"patients\":[" VALID "]}", 1 },
+		/* broken rules and shapes: the full path names them */
+		{ "{\"patients\":[{" WITHOUT_CODE "}]}", 1 },
+		{ "{\"patients\":[" VALID "," VALID "]}", 1 },
+		{ "{\"patients\":[]}", 1 },
+		{ "{\"patients\":{}}", 1 },
+		{ "{\"other\":[]}", 1 },
+		{ "{\"patients\":[\"x\"]}", 1 },
+		{ "[" VALID "]", 1 },
+		{ "{\"patients\":[" VALID "]} x", 1 },
+		{ "{\"patients\":[" VALID "],}", 1 },
+		{ "{\"patients\":[" VALID ",]}", 1 },
+		{ "{\"patients\" [" VALID "]}", 1 },
+		{ "{\"patients\":[" VALID "]", 1 },
+		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"x\":nul}]}", 1 },
+		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"x\":nullx}]}", 1 },
+		{ "{\"patients\":[{\"code\":\"c\001\"," FIRST "," GENDER "," BIRTH "}]}", 1 },
+		{ "{\"a\":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]],\"patients\":[" VALID "]}", 1 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct patient_batch fast, full;
+		size_t len = strlen(cases[i].body);
+		char *copy = strdup(cases[i].body);
+		int r, rf;
+
+		assert_non_null(copy);
+		r = patient_batch_parse_inplace(copy, len, today, &fast);
+		rf = patient_batch_parse(cases[i].body, len, today, &full);
+		if (r != cases[i].want)
+			fail_msg("case %zu: inplace %d, want %d (full path: %d)", i, r, cases[i].want, rf);
+		if (r == 0) {
+			assert_int_equal(rf, 0);
+			assert_int_equal(fast.count, full.count);
+			for (size_t k = 0; k < full.count; k++) {
+				const struct patient *a = &fast.patients[k], *b = &full.patients[k];
+
+				assert_string_equal(a->code, b->code);
+				assert_string_equal(a->first_name, b->first_name);
+				assert_true(!a->last_name == !b->last_name);
+				if (a->last_name)
+					assert_string_equal(a->last_name, b->last_name);
+				assert_true(!a->email == !b->email);
+				if (a->email)
+					assert_string_equal(a->email, b->email);
+				assert_int_equal(a->gender, b->gender);
+				assert_string_equal(a->birthdate, b->birthdate);
+			}
+		} else {
+			assert_null(fast.patients);
+			assert_null(fast.errors);
+		}
+		patient_batch_free(&fast);
+		patient_batch_free(&full);
+		free(copy);
+	}
+}
+
+/* 1000 patients are read in place; the 1001st sends the batch to the full
+ * path, which refuses it. */
+static void test_inplace_sizes(void **state)
+{
+	static const size_t sizes[] = { 1, 1000, 1001 };
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct patient_batch b;
+		size_t len;
+		char *body = make_body(sizes[i], gen_valid, &len);
+		int r = patient_batch_parse_inplace(body, len, today, &b);
+
+		assert_int_equal(r, sizes[i] <= PATIENT_BATCH_MAX ? 0 : 1);
+		assert_int_equal(b.count, sizes[i] <= PATIENT_BATCH_MAX ? sizes[i] : 0);
+		patient_batch_free(&b);
+		free(body);
+	}
+}
+
 static void test_free_zeroed(void **state)
 {
 	struct patient_batch b = { 0 };
@@ -816,6 +912,8 @@ int main(void)
 		cmocka_unit_test(test_messages_quote_nothing),
 		cmocka_unit_test(test_all_errors_of_one_patient),
 		cmocka_unit_test(test_validate),
+		cmocka_unit_test(test_inplace),
+		cmocka_unit_test(test_inplace_sizes),
 		cmocka_unit_test(test_free_zeroed),
 		cmocka_unit_test(test_date_parse),
 		cmocka_unit_test(test_small_helpers),
