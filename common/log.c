@@ -3,6 +3,7 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -107,4 +108,21 @@ void log_library(enum log_level level, const char *event, const char *fmt, va_li
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
 	log_event(level, event, "message=%s", log_quote(q, sizeof(q), msg));
+}
+
+int log_reopen(const char *path)
+{
+	int saved = errno, r = 0;
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0640);
+
+	if (fd < 0) {
+		r = -errno;
+	} else {
+		if (fd != STDERR_FILENO && dup2(fd, STDERR_FILENO) < 0)
+			r = -errno;
+		if (fd != STDERR_FILENO)
+			close(fd);
+	}
+	errno = saved; /* a handler must not change it under the code it interrupted */
+	return r;
 }

@@ -33,6 +33,12 @@ void log_event(enum log_level level, const char *event, const char *fmt, ...)
 void log_library(enum log_level level, const char *event, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 
+/* Points stderr (where every line goes) at the file path, appending,
+ * created 0640 if missing: called at start with --log-file, and again on
+ * SIGHUP after logrotate moved the file away. Only open, dup2 and close:
+ * safe in a signal handler. Returns 0 or -errno (stderr unchanged). */
+int log_reopen(const char *path);
+
 /* Quotes s as a logfmt value into buf (escaping quotes, backslashes and
  * control characters, truncating to fit). Returns buf. */
 const char *log_quote(char *buf, size_t size, const char *s);

@@ -51,6 +51,7 @@ struct gateway_config {
 	long long max_header_bytes;
 	long long threads;
 	char *log_level;
+	char *log_file;
 	bool hash_secret;
 	bool help;
 	bool version;
@@ -97,6 +98,8 @@ static const struct setting gateway_settings[] = {
 	  "HTTP threads; 0: one per CPU" },
 	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
 	  "LEVEL", "error, warning, notice, info or debug" },
+	{ "log-file", 0, SETTING_STRING, "PATIENTS_LOG_FILE", NULL, 0, 0, OPT(log_file), "PATH",
+	  "append log lines to PATH instead of stderr; SIGHUP reopens it (logrotate)" },
 	{ "hash-secret", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(hash_secret), NULL,
 	  "read a secret on stdin, print the hash the keys file wants, exit" },
 	{ "help", 'h', SETTING_FLAG, NULL, NULL, 0, 0, OPT(help), NULL, "show this help and exit" },
@@ -137,9 +140,9 @@ static void usage(FILE *out)
 		"\n"
 		"The rate limit is kept by each gateway instance on its own: N instances behind\n"
 		"one load balancer let a key make up to N times --rate-limit requests a minute.\n"
-		"Signals: HUP reloads the keys file (connections stay open); TERM/INT stop\n"
-		"accepting, answer what is in flight, flush to Kafka and exit 0 (a second one\n"
-		"exits at once).\n");
+		"Signals: HUP reloads the keys file (connections stay open) and reopens\n"
+		"--log-file; TERM/INT stop accepting, answer what is in flight, flush to\n"
+		"Kafka and exit 0 (a second one exits at once).\n");
 }
 
 /* What the admin listener's /readyz reads, written by the main loop. */
@@ -341,10 +344,15 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART;
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	ret = EXIT_CONFIG;
+	if (cfg.log_file && *cfg.log_file && (r = log_reopen(cfg.log_file)) < 0) {
+		fprintf(stderr, "patients-gateway: --log-file %s: %s\n", cfg.log_file, strerror(-r));
+		goto out;
+	}
 	if (keys_load(cfg.keys_file, &keys, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patients-gateway: keys file: %s\n", err);
 		goto out;
@@ -432,6 +440,9 @@ int main(int argc, char **argv)
 
 		if (reload_requested) {
 			reload_requested = 0;
+			/* logrotate moved the file away: lines go to a new one */
+			if (cfg.log_file && *cfg.log_file && (r = log_reopen(cfg.log_file)) < 0)
+				log_error("log_reopen_failed", "error=%s", strerror(-r));
 			reload_keys(&cfg, http, &g, ready);
 		}
 		if (now >= next_check) {

@@ -40,6 +40,7 @@ struct worker_config {
 	long long db_connections;
 	bool migrate;
 	char *log_level;
+	char *log_file;
 	char *admin_listen;
 	bool help;
 	bool version;
@@ -74,6 +75,8 @@ static const struct setting worker_settings[] = {
 	  "apply pending schema migrations and exit" },
 	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
 	  "LEVEL", "error, warning, notice, info or debug" },
+	{ "log-file", 0, SETTING_STRING, "PATIENTS_LOG_FILE", NULL, 0, 0, OPT(log_file), "PATH",
+	  "append log lines to PATH instead of stderr; SIGHUP reopens it (logrotate)" },
 	{ "admin-listen", 'A', SETTING_STRING, "PATIENTS_ADMIN_LISTEN", "127.0.0.1:9102", 0, 0,
 	  OPT(admin_listen), "HOST:PORT", "/healthz, /readyz, /metrics; empty: none" },
 	{ "help", 'h', SETTING_FLAG, NULL, NULL, 0, 0, OPT(help), NULL, "show this help and exit" },
@@ -83,6 +86,16 @@ static const struct setting worker_settings[] = {
 #define NSETTINGS (sizeof(worker_settings) / sizeof(worker_settings[0]))
 
 static volatile sig_atomic_t stop_requested;
+
+/* --log-file, for the SIGHUP handler; NULL: stderr as it was given. */
+static const char *log_file;
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	if (log_file)
+		(void)log_reopen(log_file);
+}
 
 /* The running consumer, once there is one, for the admin thread's /readyz. */
 static _Atomic(struct consumer *) ready_consumer;
@@ -116,7 +129,7 @@ static void usage(FILE *out)
 	fprintf(out, "\n"
 		     "Backfill: patients-worker --group backfill-1 --from-beginning --exit-at-end\n"
 		     "Signals: TERM/INT finish the batch in hand, commit and leave the group\n"
-		     "(a second one exits at once).\n");
+		     "(a second one exits at once); HUP reopens --log-file.\n");
 }
 
 /* "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5+01:00": milliseconds since
@@ -259,8 +272,22 @@ int main(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	/* Logs go to stderr (journald): there is no file to reopen on HUP. */
-	signal(SIGHUP, SIG_IGN);
+	/* With --log-file, HUP reopens it (logrotate); under journald there
+	 * is nothing to reopen and HUP is harmless. */
+	if (cfg.log_file && *cfg.log_file) {
+		int r = log_reopen(cfg.log_file);
+
+		if (r < 0) {
+			fprintf(stderr, "patients-worker: --log-file %s: %s\n", cfg.log_file,
+				strerror(-r));
+			ret = EXIT_CONFIG;
+			goto out;
+		}
+		log_file = cfg.log_file;
+	}
+	sa.sa_handler = on_hup;
+	sa.sa_flags = SA_RESTART; /* nothing to stop for: no call should see EINTR */
+	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
 	if (store_init(&store, cfg.db) < 0)
@@ -326,6 +353,7 @@ out:
 	dlq_close(&dlq);
 	store_close(&store);
 	metrics_free(metrics);
+	log_file = NULL;
 	settings_free(worker_settings, NSETTINGS, &cfg);
 	return ret;
 }
