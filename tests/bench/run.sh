@@ -226,8 +226,8 @@ run_kcat() {
 GW_SECONDS=${BENCH_GW_SECONDS:-15}
 run_gateway() {
 	local port admin pid out rps bad hwm cpu secret=bench-secret
-	port=$(stack_free_port 48080)
-	admin=$(stack_free_port 48180 "$port")
+	port=$(stack_free_port 27080)
+	admin=$(stack_free_port 27180 "$port")
 	printf 'bench:bench-key:%s\n' "$(printf %s "$secret" | "$GATEWAY" --hash-secret)" >"$STACK_DIR/bench.keys"
 	head -n 1 "$BODIES" | tr -d '\n' >"$STACK_DIR/body.json"
 	"$GATEWAY" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
@@ -260,7 +260,7 @@ main() {
 	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
 	chmod 755 "$STACK_DIR"
 	trap 'stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
-	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=39092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
+	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
 		die "could not start the stack"
 	# shellcheck disable=SC1091
 	. "$STACK_DIR/stack.env"

@@ -8,8 +8,8 @@ set -euo pipefail
 
 topic=it0201
 new_topic $topic 3
-port=$(gw_port 38010)
-admin=$(gw_port 38110)
+port=$(gw_port 28010)
+admin=$(gw_port 28110)
 keys=$STACK_DIR/0201.keys
 gw_key "$keys" acme ak_0201 's3cret'
 gw_start gw0201 "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic

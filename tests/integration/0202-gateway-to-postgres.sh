@@ -10,8 +10,8 @@ topic=it0202
 new_topic $topic 12
 new_topic $topic.dlq 1
 fresh_db it0202
-port=$(gw_port 38020)
-admin=$(gw_port 38120)
+port=$(gw_port 28020)
+admin=$(gw_port 28120)
 keys=$STACK_DIR/0202.keys
 gw_key "$keys" acme ak_acme 'acme-secret'
 gw_key "$keys" beta ak_beta 'beta-secret'

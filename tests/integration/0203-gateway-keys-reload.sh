@@ -8,8 +8,8 @@ set -euo pipefail
 
 topic=it0203
 new_topic $topic 1
-port=$(gw_port 38030)
-admin=$(gw_port 38130)
+port=$(gw_port 28030)
+admin=$(gw_port 28130)
 keys=$STACK_DIR/0203.keys
 echo '# tenant:api_key:sha256(secret)' >"$keys"
 gw_key "$keys" acme ak_one 'secret-one'

@@ -13,11 +13,11 @@ gw_key "$keys" acme ak_0204 s3cret
 openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost \
 	-addext 'subjectAltName=DNS:localhost,IP:127.0.0.1' \
 	-keyout "$STACK_DIR/0204.key" -out "$STACK_DIR/0204.crt" 2>/dev/null
-tls_port=$(gw_port 38040)
-plain_port=$(gw_port 38045)
-gw_start gw0204tls "$(gw_port 38140)" --listen "127.0.0.1:$tls_port" --keys-file "$keys" --topic $topic \
+tls_port=$(gw_port 28040)
+plain_port=$(gw_port 28045)
+gw_start gw0204tls "$(gw_port 28140)" --listen "127.0.0.1:$tls_port" --keys-file "$keys" --topic $topic \
 	--tls-cert "$STACK_DIR/0204.crt" --tls-key "$STACK_DIR/0204.key"
-gw_start gw0204plain "$(gw_port 38145)" --listen "127.0.0.1:$plain_port" --keys-file "$keys" --topic $topic
+gw_start gw0204plain "$(gw_port 28145)" --listen "127.0.0.1:$plain_port" --keys-file "$keys" --topic $topic
 
 # The same requests to both: statuses and bodies must match (ids differ).
 cases=(
@@ -48,10 +48,10 @@ rc=0
 out=$("$GATEWAY_BIN" --listen "0.0.0.0:$plain_port" --keys-file "$keys" --admin-listen '' 2>&1) || rc=$?
 assert_eq "plain HTTP on 0.0.0.0 refused: exit 78" "$rc" 78
 assert_match "it says why" "$out" "refusing plain HTTP on 0.0.0.0:$plain_port"
-gw_start gw0204open "$(gw_port 38146)" --listen "0.0.0.0:$plain_port" --keys-file "$keys" --topic $topic --allow-plain-http
+gw_start gw0204open "$(gw_port 28146)" --listen "0.0.0.0:$plain_port" --keys-file "$keys" --topic $topic --allow-plain-http
 assert_eq "--allow-plain-http lets it listen on 0.0.0.0" "$(curl -s "http://127.0.0.1:$plain_port/healthz")" ok
 stop_daemon gw0204open
-gw_start gw0204pub "$(gw_port 38147)" --listen "0.0.0.0:$tls_port" --keys-file "$keys" --topic $topic \
+gw_start gw0204pub "$(gw_port 28147)" --listen "0.0.0.0:$tls_port" --keys-file "$keys" --topic $topic \
 	--tls-cert "$STACK_DIR/0204.crt" --tls-key "$STACK_DIR/0204.key"
 assert_eq "TLS on 0.0.0.0 needs no flag" "$(curl -s --cacert "$STACK_DIR/0204.crt" "https://localhost:$tls_port/healthz")" ok
 stop_daemon gw0204pub

@@ -11,8 +11,8 @@ assert_match "--help documents the default of 600, per instance" "$("$GATEWAY_BI
 	"default 600.*per gateway instance|per gateway instance.*default 600"
 topic=it0205
 new_topic $topic 1
-port=$(gw_port 38050)
-admin=$(gw_port 38150)
+port=$(gw_port 28050)
+admin=$(gw_port 28150)
 keys=$STACK_DIR/0205.keys
 gw_key "$keys" acme ak_a 'sa'
 gw_key "$keys" acme ak_b 'sb'

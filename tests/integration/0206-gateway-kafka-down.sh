@@ -22,8 +22,8 @@ brokers=127.0.0.1:$(. "$k2/ports"; echo "$KAFKA_PORT")
 topic=patients.v1 # created on the second broker by stack_kafka_up
 fresh_db it0206
 start_daemon w0206 "$WORKER_BIN" --brokers "$brokers" --topic $topic --dlq-topic $topic.dlq --group g0206
-port=$(gw_port 38060)
-admin=$(gw_port 38160)
+port=$(gw_port 28060)
+admin=$(gw_port 28160)
 keys=$STACK_DIR/0206.keys
 gw_key "$keys" acme ak_0206 s3cret
 gw_args=(--listen "127.0.0.1:$port" --keys-file "$keys" --brokers "$brokers" --topic $topic

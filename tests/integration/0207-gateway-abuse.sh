@@ -9,8 +9,8 @@ set -euo pipefail
 
 topic=it0207
 new_topic $topic 1
-port=$(gw_port 38070)
-admin=$(gw_port 38170)
+port=$(gw_port 28070)
+admin=$(gw_port 28170)
 keys=$STACK_DIR/0207.keys
 gw_key "$keys" acme ak_0207 s3cret
 gw_start gw0207 "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic \

@@ -8,8 +8,8 @@ set -euo pipefail
 
 topic=it0208
 new_topic $topic 1
-port=$(gw_port 38080)
-admin=$(gw_port 38180)
+port=$(gw_port 28080)
+admin=$(gw_port 28180)
 keys=$STACK_DIR/0208.keys
 gw_key "$keys" acme ak_0208 s3cret
 gw_start gw0208 "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic

@@ -11,9 +11,9 @@ topic=it0401
 new_topic $topic 3
 new_topic $topic.dlq 1
 fresh_db it0401
-port=$(gw_port 38040)
-gadmin=$(gw_port 38140)
-wadmin=$(gw_port 38240)
+port=$(gw_port 28040)
+gadmin=$(gw_port 28140)
+wadmin=$(gw_port 28240)
 keys=$STACK_DIR/0401.keys
 gw_key "$keys" acme ak_acme 'acme-secret'
 gw_start gw0401 "$gadmin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic

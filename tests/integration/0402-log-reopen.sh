@@ -10,8 +10,8 @@ topic=it0402
 new_topic $topic 1
 new_topic $topic.dlq 1
 fresh_db it0402
-port=$(gw_port 38042)
-admin=$(gw_port 38142)
+port=$(gw_port 28042)
+admin=$(gw_port 28142)
 keys=$STACK_DIR/0402.keys
 gw_key "$keys" acme ak_0402 's3cret'
 wlog=$STACK_DIR/0402-worker.file.log

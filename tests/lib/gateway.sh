@@ -6,7 +6,9 @@
 # shellcheck source=stack.sh
 . "$PATIENTS_SRC/tests/lib/stack.sh"
 
-# A free port at or above BASE, skipping the ones already handed out.
+# A free port at or above BASE, skipping the ones already handed out. Bases
+# stay below Linux's ephemeral range (32768 up): there, a client socket of
+# the run may hold the port at the moment the gateway binds it.
 GW_PORTS_TAKEN=()
 gw_port() { # BASE
 	local p
