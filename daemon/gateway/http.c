@@ -32,8 +32,9 @@
 /* Spelled out: their MHD_ names changed between libmicrohttpd releases. */
 #define HTTP_CONTENT_TOO_LARGE 413u
 #define HTTP_UNPROCESSABLE 422u
-/* A body over the limit without a Content-Length is read and dropped so
- * that it can still be answered 413, but not forever. */
+/* A body over the limit that is already on its way (chunked, or sent
+ * without waiting for "100 Continue") is read and dropped so that the
+ * client can read its 413, but not forever. */
 #define HTTP_DISCARD_FACTOR 4
 
 static const char http_success[] = "{\"data\":[{\"message\":\"Success\"}]}";
@@ -279,8 +280,22 @@ static enum MHD_Result http_head(struct http *h, struct http_request *req, const
 		n = strtoull(length, &end, 10);
 		/* libmicrohttpd already refused a malformed length. */
 		if (errno == 0 && *end == '\0' && n > h->max_body) {
-			snprintf(msg, sizeof(msg), "the body is over the limit of %zu bytes", h->max_body);
-			return http_error(req, HTTP_CONTENT_TOO_LARGE, msg, NULL, NULL);
+			const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+									 MHD_HTTP_HEADER_EXPECT);
+
+			/* Answering now is right for a client that waits for "100
+			 * Continue". One already sending would have the connection
+			 * reset under it, the answer unread: drop what it sends,
+			 * within reason, and answer at the end. */
+			if ((expect && strcasecmp(expect, "100-continue") == 0) ||
+			    n > (unsigned long long)HTTP_DISCARD_FACTOR * h->max_body) {
+				snprintf(msg, sizeof(msg), "the body is over the limit of %zu bytes",
+					 h->max_body);
+				return http_error(req, HTTP_CONTENT_TOO_LARGE, msg, NULL, NULL);
+			}
+			req->too_large = true;
+			req->stage = HTTP_STAGE_BODY;
+			return MHD_YES;
 		}
 		if (errno == 0 && *end == '\0' && n > 0) {
 			req->body = malloc((size_t)n);
