@@ -48,6 +48,21 @@ static int64_t applier_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* ms from now on the clock pthread_cond_timedwait reads (CLOCK_REALTIME). */
+static struct timespec applier_deadline(long ms)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	t.tv_sec += ms / 1000;
+	t.tv_nsec += (ms % 1000) * 1000000L;
+	if (t.tv_nsec >= 1000000000L) {
+		t.tv_sec++;
+		t.tv_nsec -= 1000000000L;
+	}
+	return t;
+}
+
 void applier_set_db_up(struct applier_shared *sh, bool up)
 {
 	atomic_store(&sh->db_up, up);
@@ -113,6 +128,15 @@ static struct patient_date applier_received_date(const char *received_at)
 	return d;
 }
 
+static void applier_decoded_free(struct applier_job *job)
+{
+	if (!job->decoded)
+		return;
+	patient_batch_free(&job->d.batch);
+	envelope_free(&job->d.env);
+	job->decoded = false;
+}
+
 /* Most messages are in the simple form our gateway writes: read in place,
  * without json-c (whose allocations were most of the worker's CPU). Returns
  * 0 (valid, job->d filled), -ENOMEM, or 1: the full path decides. */
@@ -142,10 +166,7 @@ static void applier_decode(struct applier_job *job)
 	struct applier_decoded *d = &job->d;
 	int r;
 
-	if (job->decoded) {
-		patient_batch_free(&d->batch);
-		envelope_free(&d->env);
-	}
+	applier_decoded_free(job);
 	memset(d, 0, sizeof(*d));
 	job->decoded = true;
 	r = applier_decode_fast(job);
@@ -170,15 +191,6 @@ static void applier_decode(struct applier_job *job)
 			 e ? e->index : -1, e ? e->field : "-", e ? e->message : "-");
 		d->rc = -EINVAL;
 	}
-}
-
-static void applier_decoded_free(struct applier_job *job)
-{
-	if (!job->decoded)
-		return;
-	patient_batch_free(&job->d.batch);
-	envelope_free(&job->d.env);
-	job->decoded = false;
 }
 
 /* While PostgreSQL applies one batch, decodes the next one waiting, so that
@@ -274,16 +286,9 @@ static long applier_backoff_ms(struct applier *a, unsigned attempts)
  * false when the job is to be abandoned. */
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = applier_deadline(wait_ms);
 	bool go_on;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += wait_ms / 1000;
-	deadline.tv_nsec += (wait_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping && applier_job_current(a, job))
 		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT)
@@ -406,16 +411,9 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 
 bool applier_wait_room(struct applier *a, size_t limit, int timeout_ms)
 {
-	struct timespec deadline;
+	struct timespec deadline = applier_deadline(timeout_ms);
 	bool room;
 
-	clock_gettime(CLOCK_REALTIME, &deadline);
-	deadline.tv_sec += timeout_ms / 1000;
-	deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	if (deadline.tv_nsec >= 1000000000L) {
-		deadline.tv_sec++;
-		deadline.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&a->mu);
 	while (a->queued >= limit && !a->stopping)
 		if (pthread_cond_timedwait(&a->idle_cv, &a->mu, &deadline) == ETIMEDOUT)

@@ -3,8 +3,8 @@
 #include "consumer.h"
 
 #include <errno.h>
-#include <stdatomic.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -298,25 +298,39 @@ static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 }
 
 /* With exit_at_end: the high watermark of every partition, as seen now. */
+/* The topic's metadata from the cluster, within timeout_ms. Returns 0 with
+ * *md (the caller destroys it) when the cluster knows the topic; otherwise
+ * the error, with *md NULL. */
+static rd_kafka_resp_err_t consumer_topic_metadata(struct consumer *c, int timeout_ms,
+						   const struct rd_kafka_metadata **md)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
+	rd_kafka_resp_err_t e;
+
+	*md = NULL;
+	if (!rkt)
+		return rd_kafka_last_error();
+	e = rd_kafka_metadata(c->rk, 0, rkt, md, timeout_ms);
+	if (!e && ((*md)->topic_cnt != 1 || (*md)->topics[0].err))
+		e = (*md)->topic_cnt ? (*md)->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC;
+	rd_kafka_topic_destroy(rkt);
+	if (e && *md) {
+		rd_kafka_metadata_destroy(*md);
+		*md = NULL;
+	}
+	return e;
+}
+
 static int consumer_read_ends(struct consumer *c, char *err, size_t errsize)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
+	const struct rd_kafka_metadata *md;
 	rd_kafka_resp_err_t e;
 	int r = 0;
 
-	if (!rkt) {
-		snprintf(err, errsize, "topic %s: %s", c->topic,
-			 rd_kafka_err2str(rd_kafka_last_error()));
+	e = consumer_topic_metadata(c, 10000, &md);
+	if (e) {
+		snprintf(err, errsize, "topic %s: %s", c->topic, rd_kafka_err2str(e));
 		return -EINVAL;
-	}
-	e = rd_kafka_metadata(c->rk, 0, rkt, &md, 10000);
-	if (e || md->topic_cnt != 1 || md->topics[0].err) {
-		snprintf(err, errsize, "topic %s: %s", c->topic,
-			 rd_kafka_err2str(e ? e : md->topic_cnt ? md->topics[0].err
-							       : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
-		r = -EINVAL;
-		goto out;
 	}
 	for (int i = 0; i < md->topics[0].partition_cnt; i++) {
 		int32_t id = md->topics[0].partitions[i].id;
@@ -338,9 +352,7 @@ static int consumer_read_ends(struct consumer *c, char *err, size_t errsize)
 		c->parts[id].end_offset = hi;
 	}
 out:
-	if (md)
-		rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
+	rd_kafka_metadata_destroy(md);
 	return r;
 }
 
@@ -411,7 +423,7 @@ static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 	{
 		char *end;
 		long p = strtol(key, &end, 10);
-		int64_t hi = consumer_stats_int(part, "hi_offset"), base = -1;
+		int64_t hi = consumer_stats_int(part, "hi_offset"), base = -1, lag;
 
 		if (*end || p < 0 || !consumer_partition_ok((int32_t)p) || !c->parts[p].assigned ||
 		    hi < 0)
@@ -420,8 +432,9 @@ static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 			base = consumer_stats_int(part, bases[i]);
 		if (base < 0)
 			continue;
-		consumer_set_lag(c, (int32_t)p, hi > base ? hi - base : 0);
-		total += hi > base ? hi - base : 0;
+		lag = hi > base ? hi - base : 0;
+		consumer_set_lag(c, (int32_t)p, lag);
+		total += lag;
 	}
 	c->lag = total;
 }
@@ -624,14 +637,12 @@ static void consumer_update_totals(struct consumer *c)
  * long it takes, unless stopped. Returns false when stopped. */
 static bool consumer_wait_kafka(struct consumer *c)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(c->rk, c->topic, NULL);
 	bool logged = false;
 
-	while (rkt && !*c->stop) {
-		const struct rd_kafka_metadata *md = NULL;
-		rd_kafka_resp_err_t e = rd_kafka_metadata(c->rk, 0, rkt, &md, 2000);
-		bool ok = !e && md->topic_cnt == 1 && !md->topics[0].err &&
-			  md->topics[0].partition_cnt > 0;
+	while (!*c->stop) {
+		const struct rd_kafka_metadata *md;
+		rd_kafka_resp_err_t e = consumer_topic_metadata(c, 2000, &md);
+		bool ok = !e && md->topics[0].partition_cnt > 0;
 
 		if (md)
 			rd_kafka_metadata_destroy(md);
@@ -645,8 +656,6 @@ static bool consumer_wait_kafka(struct consumer *c)
 		notify_watchdog();
 		consumer_sleep_ms(500);
 	}
-	if (rkt)
-		rd_kafka_topic_destroy(rkt);
 	if (*c->stop)
 		return false;
 	atomic_store(&c->kafka_up, true);
