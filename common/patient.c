@@ -464,9 +464,14 @@ static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
 
 		if (bad || jsonscan_string(sc, &key, &klen) < 0 || !jsonscan_take(sc, ':'))
 			return -1;
-		for (size_t k = 0; k < PATIENT_F_COUNT; k++)
-			if (strcmp(key, patient_field_names[k]) == 0)
+		/* The names start with distinct letters: one strcmp at most. */
+		for (size_t k = 0; k < PATIENT_F_COUNT; k++) {
+			if (key[0] == patient_field_names[k][0] &&
+			    strcmp(key, patient_field_names[k]) == 0) {
 				v = &f->v[k];
+				break;
+			}
+		}
 		if (!v) {
 			if (jsonscan_skip(sc) < 0)
 				return -1;

@@ -64,15 +64,26 @@ int utf8_validate(const char *s, size_t len)
 	size_t i = 0;
 
 	while (i < len) {
-		/* Bodies are mostly ASCII: skip it eight bytes at a time. */
+		/* Bodies are mostly ASCII with a few accented letters per name:
+		 * skip ASCII eight bytes at a time, straight to the first byte
+		 * that is not, and take two-byte letters (U+0080..U+07FF, all
+		 * of Latin) without the general decoder. */
 		if (len - i >= 8) {
-			uint64_t w;
+			uint64_t w, high;
 
 			memcpy(&w, p + i, sizeof(w));
-			if ((w & UINT64_C(0x8080808080808080)) == 0) {
+			high = w & UINT64_C(0x8080808080808080);
+			if (high == 0) {
 				i += 8;
 				continue;
 			}
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			i += (size_t)__builtin_ctzll(high) / 8;
+#endif
+		}
+		if (p[i] >= 0xc2 && p[i] <= 0xdf && len - i >= 2 && (p[i + 1] & 0xc0) == 0x80) {
+			i += 2;
+			continue;
 		}
 		if (utf8_next(p, len, &i) < 0)
 			return -EILSEQ;

@@ -161,6 +161,49 @@ static void test_validate_exhaustive(void **state)
 	}
 }
 
+/* The word-at-a-time path: every 2-byte string, and every truncated or
+ * complete sequence of the table, at each position of an ASCII run that
+ * spans more than two 8-byte words, and after a 2-byte letter, against
+ * the reference. A heap copy of the exact length lets ASan see an
+ * overread at the end. */
+static void test_validate_in_words(void **state)
+{
+	static const char *const seqs[] = { "\xc3", "\xc3\xa9", "\xe5\xb1", "\xe5\xb1\xb1",
+					    "\xed\xa0\x80", "\xf0\x9f\x98", "\xf0\x9f\x98\x80",
+					    "\xf4\x90\x80\x80", "\x80", "\xc0\xaf", "\xff" };
+	unsigned char buf[32];
+	(void)state;
+
+	for (size_t at = 0; at <= 20; at++) {
+		for (size_t lead = 0; lead < 2; lead++) {
+			size_t off = lead ? 2 : 0;
+
+			memset(buf, 'a', sizeof(buf));
+			if (lead)
+				memcpy(buf, "\xc3\xb1", 2);
+			for (uint32_t v = 0; v < 65536; v++) {
+				buf[off + at] = (unsigned char)(v >> 8);
+				buf[off + at + 1] = (unsigned char)v;
+				if (utf8_validate((const char *)buf, sizeof(buf)) !=
+				    ref_validate(buf, sizeof(buf)))
+					fail_msg("%02x %02x at %zu (lead %zu)", (unsigned)(v >> 8),
+						 (unsigned)(v & 0xff), at, lead);
+			}
+		}
+		for (size_t i = 0; i < sizeof(seqs) / sizeof(seqs[0]); i++) {
+			size_t n = strlen(seqs[i]);
+			unsigned char *p = malloc(at + n);
+
+			assert_non_null(p);
+			memset(p, 'a', at);
+			memcpy(p + at, seqs[i], n);
+			if (utf8_validate((const char *)p, at + n) != ref_validate(p, at + n))
+				fail_msg("sequence %zu at the end after %zu bytes", i, at);
+			free(p);
+		}
+	}
+}
+
 static void test_has_control(void **state)
 {
 	static const struct {
@@ -223,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_validate),
 		cmocka_unit_test(test_validate_no_overread),
 		cmocka_unit_test(test_validate_exhaustive),
+		cmocka_unit_test(test_validate_in_words),
 		cmocka_unit_test(test_has_control),
 		cmocka_unit_test(test_is_blank),
 	};
