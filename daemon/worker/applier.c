@@ -36,8 +36,9 @@ struct applier_job {
 };
 
 enum applier_outcome {
-	APPLIER_DONE,  /* applied, or dead-lettered: the partition moves on */
-	APPLIER_RETRY, /* transient failure: try the same batch again */
+	APPLIER_DONE,	 /* applied, or dead-lettered: the partition moves on */
+	APPLIER_RETRY,	 /* transient failure: try the same batch again */
+	APPLIER_LET_GO, /* stopping, or the partition was revoked meanwhile */
 };
 
 static int64_t applier_now_ms(void)
@@ -74,6 +75,29 @@ static bool applier_job_current(const struct applier *a, const struct applier_jo
 	return atomic_load(&a->sh->parts[job->m->partition].generation) == job->generation;
 }
 
+/* Still this applier's to finish: not stopping, not revoked. Takes a->mu. */
+static bool applier_job_wanted(struct applier *a, const struct applier_job *job)
+{
+	bool wanted;
+
+	pthread_mutex_lock(&a->mu);
+	wanted = !a->stopping && applier_job_current(a, job);
+	pthread_mutex_unlock(&a->mu);
+	return wanted;
+}
+
+struct applier_dlq_wait {
+	struct applier *a;
+	const struct applier_job *job;
+};
+
+static bool applier_dlq_wanted(void *opaque)
+{
+	const struct applier_dlq_wait *w = opaque;
+
+	return applier_job_wanted(w->a, w->job);
+}
+
 /* Kafka may forget this message: PostgreSQL committed it (or its skip). */
 static void applier_store_offset(struct applier *a, const struct applier_job *job)
 {
@@ -100,16 +124,22 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 {
 	const rd_kafka_message_t *m = job->m;
 	struct store_error err = { 0 };
+	struct applier_dlq_wait wait = { a, job };
+	int r;
 
-	log_warning("batch_dead_lettered", "partition=%" PRId32 " offset=%" PRId64 " class=%s",
-		    m->partition, m->offset, error_class);
-	if (dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS) < 0)
+	r = dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS, applier_dlq_wanted,
+		     &wait);
+	if (r == -ECANCELED)
+		return APPLIER_LET_GO;
+	if (r < 0)
 		return APPLIER_RETRY;
 	if (store_skip_offset(&a->store, a->sh->group, rd_kafka_topic_name(m->rkt), m->partition,
 			      m->offset, &err) < 0) {
 		applier_set_db_up(a->shw, false);
 		return APPLIER_RETRY;
 	}
+	log_warning("batch_dead_lettered", "partition=%" PRId32 " offset=%" PRId64 " class=%s",
+		    m->partition, m->offset, error_class);
 	atomic_fetch_add(&a->shw->totals.dead_lettered, 1);
 	metrics_counter_add(a->sh->metrics.batches, "dead_lettered", 1);
 	metrics_counter_add(a->sh->metrics.dlq, error_class, 1);
@@ -287,22 +317,21 @@ static long applier_backoff_ms(struct applier *a, unsigned attempts)
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
 	struct timespec deadline = applier_deadline(wait_ms);
-	bool go_on;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping && applier_job_current(a, job))
 		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT)
 			break;
-	go_on = !a->stopping && applier_job_current(a, job);
 	pthread_mutex_unlock(&a->mu);
-	return go_on;
+	return applier_job_wanted(a, job);
 }
 
 static void applier_run_job(struct applier *a, struct applier_job *job)
 {
 	unsigned attempts = 0;
+	enum applier_outcome o;
 
-	while (applier_try(a, job) == APPLIER_RETRY) {
+	while ((o = applier_try(a, job)) == APPLIER_RETRY) {
 		long wait = applier_backoff_ms(a, ++attempts);
 
 		atomic_fetch_add(&a->shw->totals.retries, 1);
@@ -311,12 +340,15 @@ static void applier_run_job(struct applier *a, struct applier_job *job)
 			    " attempt=%u retry_ms=%ld", job->m->partition, job->m->offset, attempts,
 			    wait);
 		if (!applier_wait_retry(a, job, wait)) {
-			log_notice("batch_abandoned", "partition=%" PRId32 " offset=%" PRId64
-				   " reason=%s", job->m->partition, job->m->offset,
-				   a->stopping ? "stopping" : "revoked");
-			return;
+			o = APPLIER_LET_GO;
+			break;
 		}
 	}
+	/* Nothing stored: the next owner, or the next start, begins here. */
+	if (o == APPLIER_LET_GO)
+		log_notice("batch_abandoned", "partition=%" PRId32 " offset=%" PRId64 " reason=%s",
+			   job->m->partition, job->m->offset,
+			   applier_job_current(a, job) ? "stopping" : "revoked");
 }
 
 static void applier_job_free(struct applier *a, struct applier_job *job)

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,14 +13,15 @@
 #include "kafka.h"
 #include "log.h"
 
-/* Filled by the delivery report. Heap-allocated: when the sender gives up
- * waiting it sets abandoned, and the report, which always comes in the end
- * (message.timeout.ms), frees it. Reports run only inside rd_kafka_poll() on
- * the sender's thread, so there is no race. */
+/* One send's outcome. Heap-allocated and shared by the sender and the
+ * delivery report, which may run on any thread that polls the producer:
+ * whichever of the two comes second frees it. The report always comes in
+ * the end (message.timeout.ms), even for a sender that gave up. */
+enum { DLQ_PENDING, DLQ_DELIVERED, DLQ_ABANDONED };
+
 struct dlq_result {
-	int done;
-	int abandoned;
-	rd_kafka_resp_err_t err;
+	atomic_int state;
+	rd_kafka_resp_err_t err; /* written before state becomes DELIVERED */
 };
 
 static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque)
@@ -30,12 +32,9 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *o
 	(void)opaque;
 	if (!res)
 		return;
-	if (res->abandoned) {
-		free(res);
-		return;
-	}
 	res->err = msg->err;
-	res->done = 1;
+	if (atomic_exchange(&res->state, DLQ_DELIVERED) == DLQ_ABANDONED)
+		free(res);
 }
 
 int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *props,
@@ -60,7 +59,6 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
 		return -EINVAL;
 	}
 	conf = NULL; /* now owned by d->rk */
-	pthread_mutex_init(&d->mu, NULL);
 	d->topic = strdup(topic);
 	if (!d->topic) {
 		dlq_close(d);
@@ -70,8 +68,8 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
 	return 0;
 }
 
-static int dlq_send_locked(struct dlq *d, const rd_kafka_message_t *src,
-			   const char *error_class, const char *error_message, int timeout_ms)
+int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_class,
+	     const char *error_message, int timeout_ms, bool (*wanted)(void *), void *opaque)
 {
 	struct dlq_result *res = calloc(1, sizeof(*res));
 	char partition[16], offset[24];
@@ -79,6 +77,7 @@ static int dlq_send_locked(struct dlq *d, const rd_kafka_message_t *src,
 	rd_kafka_resp_err_t err;
 	const char *src_topic = rd_kafka_topic_name(src->rkt);
 	struct timespec start, now;
+	int r = -EIO;
 
 	if (!res || !hdrs) {
 		free(res);
@@ -86,6 +85,7 @@ static int dlq_send_locked(struct dlq *d, const rd_kafka_message_t *src,
 			rd_kafka_headers_destroy(hdrs);
 		return -ENOMEM;
 	}
+	atomic_init(&res->state, DLQ_PENDING);
 	snprintf(partition, sizeof(partition), "%" PRId32, src->partition);
 	snprintf(offset, sizeof(offset), "%" PRId64, src->offset);
 	rd_kafka_header_add(hdrs, "error.class", -1, error_class, -1);
@@ -106,18 +106,23 @@ static int dlq_send_locked(struct dlq *d, const rd_kafka_message_t *src,
 	}
 	hdrs = NULL; /* now owned by the message */
 	clock_gettime(CLOCK_MONOTONIC, &start);
-	while (!res->done) {
+	/* Polled in short steps: a stop or a revocation need not wait for
+	 * the broker (a missing topic takes the whole timeout). */
+	while (atomic_load(&res->state) == DLQ_PENDING) {
 		rd_kafka_poll(d->rk, 100);
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
-		    timeout_ms)
+		    timeout_ms) {
+			log_warning("dlq_timeout", "timeout_ms=%d", timeout_ms);
 			break;
+		}
+		if (wanted && !wanted(opaque)) {
+			r = -ECANCELED;
+			break;
+		}
 	}
-	if (!res->done) {
-		res->abandoned = 1; /* the report frees it */
-		log_warning("dlq_timeout", "timeout_ms=%d", timeout_ms);
-		return -EIO;
-	}
+	if (atomic_exchange(&res->state, DLQ_ABANDONED) == DLQ_PENDING)
+		return r; /* the report frees it */
 	err = res->err;
 	free(res);
 	if (err) {
@@ -127,25 +132,20 @@ static int dlq_send_locked(struct dlq *d, const rd_kafka_message_t *src,
 	return 0;
 }
 
-int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_class,
-	     const char *error_message, int timeout_ms)
-{
-	int r;
-
-	pthread_mutex_lock(&d->mu);
-	r = dlq_send_locked(d, src, error_class, error_message, timeout_ms);
-	pthread_mutex_unlock(&d->mu);
-	return r;
-}
-
 void dlq_close(struct dlq *d)
 {
 	if (d->rk) {
-		rd_kafka_flush(d->rk, 10000);
+		/* Every send that succeeded was acknowledged before dlq_send
+		 * returned: what is left was given up on, and its batch is sent
+		 * again by whoever applies it next. Purged, not flushed, so that
+		 * a stop does not wait for a broker that is not answering; the
+		 * flush then only serves the purge's reports (which free what
+		 * the senders left). */
+		rd_kafka_purge(d->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		rd_kafka_flush(d->rk, 5000);
 		if (rd_kafka_outq_len(d->rk) > 0)
 			log_warning("dlq_unflushed", "messages=%d", rd_kafka_outq_len(d->rk));
 		rd_kafka_destroy(d->rk);
-		pthread_mutex_destroy(&d->mu);
 	}
 	free(d->topic);
 	memset(d, 0, sizeof(*d));

@@ -4,7 +4,7 @@
 #ifndef PATIENTS_DLQ_H
 #define PATIENTS_DLQ_H
 
-#include <pthread.h>
+#include <stdbool.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -13,7 +13,6 @@ struct settings_list;
 struct dlq {
 	rd_kafka_t *rk;
 	char *topic;
-	pthread_mutex_t mu; /* one send at a time: appliers share the producer */
 };
 
 /* Creates the producer. Returns 0, or -EINVAL with a message in err. */
@@ -22,10 +21,13 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
 
 /* Sends src's key and value to the DLQ with the headers error.class,
  * error.message, source.topic, source.partition, source.offset, and waits
- * up to timeout_ms for the acknowledgement. Returns 0 once delivered,
- * -EIO otherwise (the caller retries later). Thread-safe. */
+ * up to timeout_ms for the acknowledgement, asking wanted(opaque) every
+ * 100 ms whether it is still wanted (NULL: always). Returns 0 once
+ * delivered, -ECANCELED when no longer wanted, -EIO otherwise (the caller
+ * retries later; the DLQ may then get it twice, never zero times).
+ * Thread-safe: appliers share one producer. */
 int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_class,
-	     const char *error_message, int timeout_ms);
+	     const char *error_message, int timeout_ms, bool (*wanted)(void *), void *opaque);
 
 /* Flushes and destroys the producer. */
 void dlq_close(struct dlq *d);
