@@ -390,9 +390,9 @@ int envelope_decode_inplace(const char *value, size_t len, struct envelope *out,
 	*body_len = 0;
 	if (!value || len == 0 || memchr(value, '\0', len) || utf8_validate(value, len) < 0)
 		return 1; /* a tombstone (no value) too */
-	/* Twice the value: the envelope is read in place in the first half;
-	 * the body's untouched text goes to the second. */
-	out->buf = malloc(2 * len + 2);
+	/* Read in place in a copy: the envelope's own strings are
+	 * NUL-terminated there, and the body, only skipped, is left intact. */
+	out->buf = malloc(len + 1);
 	if (!out->buf)
 		return -ENOMEM;
 	memcpy(out->buf, value, len);
@@ -425,10 +425,10 @@ int envelope_decode_inplace(const char *value, size_t len, struct envelope *out,
 	    (out->meta.client_request_id &&
 	     !envelope_client_request_id_valid(out->meta.client_request_id)))
 		goto fallback;
-	/* Offsets into the copy are offsets into value. */
+	/* The byte after the body is the envelope's (',', '}' or a space),
+	 * read already. */
 	blen = (size_t)(body_end - body_start);
-	*body = out->buf + len + 1;
-	memcpy(*body, value + (body_start - out->buf), blen);
+	*body = out->buf + (body_start - out->buf);
 	(*body)[blen] = '\0';
 	*body_len = blen;
 	return 0;

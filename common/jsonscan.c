@@ -59,12 +59,12 @@ static uint64_t jsonscan_special(uint64_t w)
 	return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
 }
 
-int jsonscan_string(struct jsonscan *s, char **str, size_t *len)
+/* The closing quote of the string s->p is in (past its opening quote), or
+ * NULL for an escape, a control byte or no closing quote. */
+static char *jsonscan_string_end(const struct jsonscan *s)
 {
 	char *q;
 
-	if (!jsonscan_take(s, '"'))
-		return -1;
 	for (q = s->p; q < s->end;) {
 		unsigned char c;
 
@@ -84,16 +84,34 @@ int jsonscan_string(struct jsonscan *s, char **str, size_t *len)
 		}
 		c = (unsigned char)*q;
 		if (c == '"')
-			break;
+			return q;
 		if (c == '\\' || c < 0x20)
-			return -1;
+			return NULL;
 		q++;
 	}
-	if (q >= s->end)
+	return NULL;
+}
+
+int jsonscan_string(struct jsonscan *s, char **str, size_t *len)
+{
+	char *q;
+
+	if (!jsonscan_take(s, '"') || !(q = jsonscan_string_end(s)))
 		return -1;
 	*q = '\0';
 	*str = s->p;
 	*len = (size_t)(q - s->p);
+	s->p = q + 1;
+	return 0;
+}
+
+/* A string read past and left as it was. */
+static int jsonscan_skip_string(struct jsonscan *s)
+{
+	char *q;
+
+	if (!jsonscan_take(s, '"') || !(q = jsonscan_string_end(s)))
+		return -1;
 	s->p = q + 1;
 	return 0;
 }
@@ -122,8 +140,6 @@ bool jsonscan_close(struct jsonscan *s, char bracket, bool first, bool *bad)
 
 int jsonscan_skip(struct jsonscan *s)
 {
-	char *str;
-	size_t len;
 	bool bad, first;
 
 	jsonscan_ws(s);
@@ -131,12 +147,12 @@ int jsonscan_skip(struct jsonscan *s)
 		return -1;
 	switch (*s->p) {
 	case '"':
-		return jsonscan_string(s, &str, &len);
+		return jsonscan_skip_string(s);
 	case '{':
 		if (jsonscan_open(s, '{') < 0)
 			return -1;
 		for (first = true; !jsonscan_close(s, '{', first, &bad); first = false) {
-			if (bad || jsonscan_string(s, &str, &len) < 0 || !jsonscan_take(s, ':') ||
+			if (bad || jsonscan_skip_string(s) < 0 || !jsonscan_take(s, ':') ||
 			    jsonscan_skip(s) < 0)
 				return -1;
 		}

@@ -31,7 +31,8 @@ bool jsonscan_word(struct jsonscan *s, const char *word);
 int jsonscan_string(struct jsonscan *s, char **str, size_t *len);
 
 /* Skips one value: a string as above, true, false, null, or an object or
- * array of those. -1 on anything else, numbers included. */
+ * array of those, leaving its text as it was (nothing NUL-terminated). -1
+ * on anything else, numbers included. */
 int jsonscan_skip(struct jsonscan *s);
 
 /* Opens an object or array ('{' or '['), counting the depth; -1 when the

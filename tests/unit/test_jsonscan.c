@@ -97,11 +97,56 @@ static void test_string_unterminated(void **state)
 	}
 }
 
+/* Skipping reads past a value and leaves its text intact (the envelope
+ * hands the body it skipped to the patient reader as it was); what it
+ * cannot skip, it refuses. */
+static void test_skip(void **state)
+{
+	static const struct {
+		const char *text;
+		long rest; /* offset where the skip stops, -1 when refused */
+	} cases[] = {
+		{ "{\"a\":\"x\",\"b\":[\"y\",null,true,{\"c\":false}]} ,", 41 },
+		{ "\"Jos\xc3\xa9 Garc\xc3\xad" "a\" ", 15 },
+		{ "[] ", 2 },
+		{ "{ } ", 3 },
+		{ "null,", 4 },
+		{ "{\"a\":1}", -1 },	   /* a number */
+		{ "{\"a\":\"x\\ny\"}", -1 }, /* an escape */
+		{ "{\"a\" \"x\"}", -1 },   /* no colon */
+		{ "[\"x\" \"y\"]", -1 },   /* no comma */
+		{ "{\"a\":\"x\"", -1 },	   /* not closed */
+		{ "[[[[[\"deep\"]]]]]", -1 }, /* deeper than 4 */
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].text);
+		char *text = malloc(n + 1);
+		struct jsonscan sc;
+		int r;
+
+		assert_non_null(text);
+		memcpy(text, cases[i].text, n + 1);
+		jsonscan_init(&sc, text, n, 4);
+		r = jsonscan_skip(&sc);
+		if (cases[i].rest < 0) {
+			if (r != -1)
+				fail_msg("case %zu: skipped", i);
+		} else if (r != 0 || sc.p != text + cases[i].rest) {
+			fail_msg("case %zu: got %d, stopped at %td", i, r, sc.p - text);
+		}
+		if (memcmp(text, cases[i].text, n + 1) != 0)
+			fail_msg("case %zu: the text was changed", i);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_string_bytes),
 		cmocka_unit_test(test_string_unterminated),
+		cmocka_unit_test(test_skip),
 	};
 	return cmocka_run_group_tests_name("jsonscan", tests, NULL, NULL);
 }
