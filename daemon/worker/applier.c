@@ -378,6 +378,7 @@ static void *applier_main(void *arg)
 		if (!a->head)
 			a->tail = NULL;
 		a->queued--;
+		a->queued_bytes -= job->m->len;
 		a->busy_partition = job->m->partition;
 		pthread_cond_broadcast(&a->idle_cv); /* room for the next one */
 		pthread_mutex_unlock(&a->mu);
@@ -436,33 +437,39 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 		a->head = job;
 	a->tail = job;
 	a->queued++;
+	a->queued_bytes += m->len;
 	pthread_cond_signal(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	return 0;
 }
 
-bool applier_wait_room(struct applier *a, size_t limit, int timeout_ms)
+static bool applier_room_locked(const struct applier *a, struct applier_limit lim)
+{
+	return a->queued == 0 || (a->queued < lim.jobs && a->queued_bytes < lim.bytes);
+}
+
+bool applier_has_room(struct applier *a, struct applier_limit lim)
+{
+	bool room;
+
+	pthread_mutex_lock(&a->mu);
+	room = applier_room_locked(a, lim);
+	pthread_mutex_unlock(&a->mu);
+	return room;
+}
+
+bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms)
 {
 	struct timespec deadline = applier_deadline(timeout_ms);
 	bool room;
 
 	pthread_mutex_lock(&a->mu);
-	while (a->queued >= limit && !a->stopping)
+	while (!applier_room_locked(a, lim) && !a->stopping)
 		if (pthread_cond_timedwait(&a->idle_cv, &a->mu, &deadline) == ETIMEDOUT)
 			break;
-	room = a->queued < limit;
+	room = applier_room_locked(a, lim);
 	pthread_mutex_unlock(&a->mu);
 	return room;
-}
-
-size_t applier_queued(struct applier *a)
-{
-	size_t n;
-
-	pthread_mutex_lock(&a->mu);
-	n = a->queued;
-	pthread_mutex_unlock(&a->mu);
-	return n;
 }
 
 void applier_forget(struct applier *a, int32_t partition)
@@ -491,6 +498,7 @@ void applier_forget(struct applier *a, int32_t partition)
 		}
 		*pp = job->next;
 		a->queued--;
+		a->queued_bytes -= job->m->len;
 		applier_job_free(a, job);
 	}
 	a->tail = NULL;
@@ -521,6 +529,7 @@ void applier_stop(struct applier *a)
 	}
 	a->tail = NULL;
 	a->queued = 0;
+	a->queued_bytes = 0;
 	store_close(&a->store);
 	pthread_cond_destroy(&a->idle_cv);
 	pthread_cond_destroy(&a->cv);

@@ -72,6 +72,7 @@ struct applier {
 	pthread_cond_t idle_cv; /* a job finished */
 	struct applier_job *head, *tail;
 	size_t queued;
+	size_t queued_bytes; /* of the queued messages' values */
 	int32_t busy_partition; /* -1 when idle */
 	bool stopping;
 	unsigned seed;
@@ -85,12 +86,19 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
  * current generation. */
 int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
 
-/* Jobs waiting, not counting the one being applied. */
-size_t applier_queued(struct applier *a);
+/* How much may wait in an applier, not counting the job being applied:
+ * at most jobs messages and bytes of message values (one message is always
+ * let in, however large). */
+struct applier_limit {
+	size_t jobs;
+	size_t bytes;
+};
 
-/* Waits up to timeout_ms for fewer than limit jobs to be waiting. Returns
- * whether there is room. */
-bool applier_wait_room(struct applier *a, size_t limit, int timeout_ms);
+/* Whether one more message fits within lim. */
+bool applier_has_room(struct applier *a, struct applier_limit lim);
+
+/* Waits up to timeout_ms for room within lim. Returns whether there is. */
+bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms);
 
 /* After the partition's generation was bumped: drops its queued jobs and
  * waits until the applier is no longer applying one of its batches. */

@@ -22,20 +22,26 @@
 #include "store.h"
 
 #define CONSUMER_RETRY_BASE_MS 100
-/* Backpressure. An applier takes at most this many waiting batches; the
- * next message for it is held and polling stops, so librdkafka's own
- * prefetch queue (bounded by queued.max.messages.kbytes) is the buffer.
- * Pausing partitions would throw that prefetched data away, so it is kept
- * for a long stall (PostgreSQL down): past CONSUMER_HOLD_PAUSE_MS every
- * partition is paused and polling resumes, which keeps the group
- * membership alive (max.poll.interval.ms). */
-#define CONSUMER_QUEUE_HIGH 16
+/* Backpressure. Messages arrive in runs of one partition (a fetched record
+ * batch, dozens of messages when lz4-compressed), so the consumer hands
+ * them to their appliers' own queues, deep enough to take a run without
+ * stopping (a message held for a full applier stops the polling, and with
+ * it every other applier: they idled a fifth of the time with 16-message
+ * queues). Past either limit the message is held and polling stops, so
+ * librdkafka's prefetch queue (queued.max.messages.kbytes) is the rest of
+ * the buffer. Pausing partitions would throw that prefetched data away, so
+ * it is kept for a long stall (PostgreSQL down): past
+ * CONSUMER_HOLD_PAUSE_MS every partition is paused and polling resumes,
+ * which keeps the group membership alive (max.poll.interval.ms). Message
+ * memory is bounded by the prefetch plus CONSUMER_QUEUE_BYTES over all
+ * appliers. */
+#define CONSUMER_QUEUE_JOBS 128
+#define CONSUMER_QUEUE_BYTES (24u << 20)
 #define CONSUMER_HOLD_PAUSE_MS 10000
 /* librdkafka 2.0 waits a fixed second before fetching again once its queue
- * is full, so the queue must hold about a second of work at full speed
- * (some 130 batches of 150 KB) or the worker idles in every such second;
- * RSS stays under 64 MiB with it. */
-#define CONSUMER_PREFETCH_KBYTES "20480"
+ * is full; with the appliers' queues taking most of a second's work, 8 MiB
+ * more keeps the fetcher ahead. */
+#define CONSUMER_PREFETCH_KBYTES "8192"
 /* How often librdkafka reports the lag and the brokers' state. */
 #define CONSUMER_STATS_MS "5000"
 
@@ -56,7 +62,8 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	rd_kafka_message_t *held; /* polled, waiting for room in its applier */
+	struct applier_limit room; /* per applier */
+	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	int64_t held_since_ms;
 	bool paused; /* every assigned partition is paused (a long hold) */
 	bool ever_assigned;
@@ -271,7 +278,7 @@ static void consumer_pause_all(struct consumer *c, bool pause)
 static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 {
 	if (consumer_partition_ok(m->partition) && !c->held &&
-	    applier_queued(consumer_applier(c, m->partition)) >= CONSUMER_QUEUE_HIGH) {
+	    !applier_has_room(consumer_applier(c, m->partition), c->room)) {
 		c->held = m;
 		c->held_since_ms = consumer_now_ms();
 		return;
@@ -565,6 +572,8 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
 	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
 	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
+	c->room.jobs = CONSUMER_QUEUE_JOBS;
+	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
 	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers)
 		goto nomem;
@@ -615,7 +624,7 @@ static bool consumer_place_held(struct consumer *c)
 {
 	rd_kafka_message_t *m = c->held;
 
-	if (!applier_wait_room(consumer_applier(c, m->partition), CONSUMER_QUEUE_HIGH, 100))
+	if (!applier_wait_room(consumer_applier(c, m->partition), c->room, 100))
 		return false;
 	c->held = NULL;
 	consumer_dispatch(c, m);

@@ -7,8 +7,10 @@
 #   - baseline: bench_loader, the worker's own upsert straight from a file
 #     over the same number of connections, one transaction per batch;
 #   - worker: the same batches already in Kafka, a fresh group, timed from
-#     the worker's start until PostgreSQL holds every batch; with 1, 2 and 4
-#     worker processes in one group, and the database's share of the CPU;
+#     the worker's start until PostgreSQL holds every batch, with the
+#     database's share of the CPU;
+#   - scaling: 1, 2 and 4 worker processes in one group, formed first,
+#     timed from the first batch produced to the last commit;
 #   - gateway: 1000-patient PUTs per second (wrk) against kcat producing the
 #     same bodies;
 #   - peak RSS (VmHWM) of each daemon.
@@ -25,7 +27,7 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 BATCHES=${BENCH_BATCHES:-200}
 PER_BATCH=1000
 CONNECTIONS=${BENCH_CONNECTIONS:-2}
-REPEAT=${BENCH_REPEAT:-2}
+REPEAT=${BENCH_REPEAT:-3}
 BUILD=${BENCH_BUILD:-$STACK_CACHE/bench-build}
 NCPU=$(nproc)
 CLK_TCK=$(getconf CLK_TCK)
@@ -129,6 +131,13 @@ fresh_db() { # NAME
 	PGDATABASE=$1 "$WORKER" --migrate >/dev/null 2>&1
 }
 
+# The batches as the gateway publishes them (lz4, idempotent, acks=all), so
+# the worker reads and decompresses what it would in production.
+produce_as_gateway() { # TOPIC
+	kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t "$1" -K: -X enable.idempotence=true -X acks=all \
+		-X compression.codec=lz4 -X linger.ms=2 <"$STACK_DIR/keyed.jsonl"
+}
+
 # Each run starts from a quiet database: the previous run's dirty buffers
 # written out and its autovacuum (which a 200k-row table triggers) finished,
 # so no run pays for the one before it.
@@ -207,6 +216,69 @@ run_workers() { # N
 	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0 $(applied_span "$db")"
 }
 
+# The scaling run: N workers first form their group on an empty topic of
+# the same 12 partitions, then the same batches are produced to it and the
+# group is timed from the first message produced to the last commit. What
+# is measured is the group's steady rate, not the group protocol: each
+# member joining costs a rebalance round of 1-2 s with librdkafka 2.0
+# (which rejoins at most once a second), as long as the whole 200k run.
+# Prints "seconds pg_cpu_seconds worker_cpu_seconds peak_rss_kb
+# kafka_cpu_seconds first_commit_seconds" (kafka includes taking the
+# produced batches in).
+run_group() { # N
+	local n=$1 db=bench_g$1 topic=bench.g$1 t0 cpu0 cpu1 pids=() hwm=0 i h w0=0 wsum=0 k0
+	local port held ok tries
+	stack_kafka_topic "$libs" "$STACK_DIR" "$topic" 12 >/dev/null
+	fresh_db "$db"
+	settle
+	for ((i = 0; i < n; i++)); do
+		PGDATABASE=$db "$WORKER" --topic "$topic" --dlq-topic bench.dlq --group "group-$n-$$" \
+			--db-connections "$CONNECTIONS" --log-level info \
+			2>>"$STACK_DIR/group-$n-$i.log" &
+		pids+=($!)
+	done
+	# Formed: each worker holds its share, 12 / N partitions (the sticky
+	# assignor balances them), as its /metrics says.
+	for ((tries = 0; tries < 120; tries++)); do
+		sleep 0.5
+		ok=1
+		for ((i = 0; i < n; i++)); do
+			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/group-$n-$i.log)"
+			port=$(sed -n 's/.*event=admin_listening .*port=\([0-9]*\).*/\1/p' "$STACK_DIR/group-$n-$i.log")
+			held=$([ -n "$port" ] && curl -s "http://127.0.0.1:$port/metrics" |
+				sed -n 's/^patients_worker_partitions_assigned \([0-9]*\)$/\1/p')
+			[ "${held:-0}" = $((12 / n)) ] || ok=0
+		done
+		[ "$ok" = 1 ] && break
+	done
+	[ "$ok" = 1 ] || die "the group of $n workers did not settle in 60 s (see $STACK_DIR/group-$n-*.log)"
+	for ((i = 0; i < n; i++)); do
+		w0=$(echo "$w0 + $(cpu_of "${pids[$i]}")" | bc)
+	done
+	cpu0=$(pg_cpu)
+	k0=$(kafka_cpu)
+	t0=$(now)
+	produce_as_gateway "$topic"
+	while [ "$(batches_in "$db")" != "$BATCHES" ]; do
+		for ((i = 0; i < n; i++)); do
+			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/group-$n-$i.log)"
+		done
+		sleep 0.25
+	done
+	cpu1=$(pg_cpu)
+	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	for ((i = 0; i < n; i++)); do
+		h=$(hwm_kb "${pids[$i]}")
+		[ "$h" -gt "$hwm" ] && hwm=$h
+		wsum=$(echo "$wsum + $(cpu_of "${pids[$i]}")" | bc)
+	done
+	kill -TERM "${pids[@]}"
+	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
+	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc)" \
+		"$(echo "$wsum - $w0" | bc) $hwm $k0" \
+		"$(echo "$(last_applied "$db") - $t0 - $(applied_span "$db")" | bc)"
+}
+
 # kcat's publish rate for the same bodies, as the gateway's ceiling: prints
 # seconds.
 KCAT_ROUNDS=5
@@ -278,7 +350,7 @@ main() {
 	make_data 1 >"$STACK_DIR/keyed.jsonl"
 	make_bodies <"$DATA" >"$BODIES"
 	say "producing the batches to Kafka"
-	kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench -K: -X linger.ms=5 <"$STACK_DIR/keyed.jsonl"
+	produce_as_gateway bench
 
 	# A fresh broker creates its internal topics (__consumer_offsets...) on
 	# first use, which takes a second: warm it up, as a production broker
@@ -290,7 +362,7 @@ main() {
 	PGDATABASE=bench_warm "$WORKER" --topic bench.warm --dlq-topic bench.dlq --group warm \
 		--exit-at-end >/dev/null 2>>"$STACK_DIR/warm.log" || die "warm-up failed (see $STACK_DIR/warm.log)"
 
-	local patients=$((BATCHES * PER_BATCH)) base= w1= w2 w4 kc gw
+	local patients=$((BATCHES * PER_BATCH)) base= w1= g1 g2 g4 kc gw
 	# The machine is shared and noisy: the baseline and the single worker,
 	# the ratio that matters, are taken REPEAT times, interleaved, and each
 	# keeps its fastest run.
@@ -303,10 +375,11 @@ main() {
 		r=($(run_workers 1))
 		[ -z "${w1:-}" ] || [ "$(echo "${r[0]} < ${w1[0]}" | bc)" = 1 ] && w1=("${r[@]}")
 	done
-	say "worker x2"
-	w2=($(run_workers 2))
-	say "worker x4"
-	w4=($(run_workers 4))
+	for i in 1 2 4; do
+		say "scaling: $i worker(s) in a formed group"
+		r=($(run_group "$i"))
+		eval "g$i=(\"\${r[@]}\")"
+	done
 	say "kcat publish"
 	kc=$(run_kcat)
 	say "gateway: wrk, ${GW_SECONDS}s"
@@ -325,18 +398,28 @@ main() {
 	echo
 	echo "bench: $BATCHES batches x $PER_BATCH patients ($patients), $CONNECTIONS connections per process, $NCPU CPUs"
 	echo "(all: from the process's start to the last commit; steady: first to last commit;"
-	echo " cpu: share of all $NCPU CPUs over the run; peak rss: VmHWM of the largest process)"
+	echo " start: to the first commit; cpu: share of all $NCPU CPUs over the run;"
+	echo " peak rss: VmHWM of the largest process)"
 	printf '%-32s %10s %5s %10s %5s %6s %5s %5s %5s %8s\n' "run" "all p/s" "ratio" "steady p/s" "ratio" \
 		"start" "pg" "kafka" "ours" "peak rss"
-	printf '%-32s %10s %5s %10s %5s %5ss %4s%% %4s%% %5s %8s\n' "baseline: direct loader (libpq)" \
-		"$br" "1.00" "$bs" "1.00" "$(echo "scale=2; ${base[0]} - ${base[3]}" | bc)" \
+	printf '%-32s %10s %5s %10s %5s %5.2fs %4s%% %4s%% %5s %8s\n' "baseline: direct loader (libpq)" \
+		"$br" "1.00" "$bs" "1.00" "$(echo "${base[0]} - ${base[3]}" | bc)" \
 		"$(share "${base[1]}" "${base[0]}")" "$(share "${base[2]}" "${base[0]}")" "-" "-"
-	for run in w1 w2 w4; do
+	printf '%-32s %10s %5s %10s %5s %5.2fs %4s%% %4s%% %4s%% %4s MiB\n' "worker x1 (end to end)" \
+		"$(rate "${w1[0]}")" "$(ratio "$br" "$(rate "${w1[0]}")")" \
+		"$(steady "${w1[5]}")" "$(ratio "$bs" "$(steady "${w1[5]}")")" \
+		"$(echo "${w1[0]} - ${w1[5]}" | bc)" \
+		"$(share "${w1[1]}" "${w1[0]}")" "$(share "${w1[4]}" "${w1[0]}")" \
+		"$(share "${w1[2]}" "${w1[0]}")" "$((w1[3] / 1024))"
+	echo
+	echo "scaling: the group formed first on an empty topic, then the same batches produced to it"
+	echo "(p/s: from the first message produced to the last commit; ratio: to the baseline's all p/s;"
+	echo " kafka includes taking the produced batches in)"
+	printf '%-32s %10s %5s %6s %5s %5s %5s %8s\n' "run" "p/s" "ratio" "first" "pg" "kafka" "ours" "peak rss"
+	for run in g1 g2 g4; do
 		local -n rr=$run
-		printf '%-32s %10s %5s %10s %5s %5ss %4s%% %4s%% %4s%% %4s MiB\n' "worker x${run#w} (end to end)" \
-			"$(rate "${rr[0]}")" "$(ratio "$br" "$(rate "${rr[0]}")")" \
-			"$(steady "${rr[5]}")" "$(ratio "$bs" "$(steady "${rr[5]}")")" \
-			"$(echo "scale=2; ${rr[0]} - ${rr[5]}" | bc)" \
+		printf '%-32s %10s %5s %5.2fs %4s%% %4s%% %4s%% %4s MiB\n' "worker x${run#g} (one group)" \
+			"$(rate "${rr[0]}")" "$(ratio "$br" "$(rate "${rr[0]}")")" "${rr[5]}" \
 			"$(share "${rr[1]}" "${rr[0]}")" "$(share "${rr[4]}" "${rr[0]}")" \
 			"$(share "${rr[2]}" "${rr[0]}")" "$((rr[3] / 1024))"
 	done
