@@ -33,15 +33,20 @@
  * it is kept for a long stall (PostgreSQL down): past
  * CONSUMER_HOLD_PAUSE_MS every partition is paused and polling resumes,
  * which keeps the group membership alive (max.poll.interval.ms). Message
- * memory is bounded by the prefetch plus CONSUMER_QUEUE_BYTES over all
- * appliers. */
+ * memory is bounded by the prefetch, one fetch response and
+ * CONSUMER_QUEUE_BYTES over all appliers. */
 #define CONSUMER_QUEUE_JOBS 128
-#define CONSUMER_QUEUE_BYTES (24u << 20)
+#define CONSUMER_QUEUE_BYTES (16u << 20)
 #define CONSUMER_HOLD_PAUSE_MS 10000
-/* librdkafka 2.0 waits a fixed second before fetching again once its queue
- * is full; with the appliers' queues taking most of a second's work, 8 MiB
- * more keeps the fetcher ahead. */
+/* librdkafka 2.0 checks its queue after each fetch response and, once it
+ * is over queued.max.messages.kbytes, fetches again only at its next
+ * one-second tick: the appliers' queues hold about a second's work, and
+ * the prefetch is kept well above one response. */
 #define CONSUMER_PREFETCH_KBYTES "8192"
+#define CONSUMER_FETCH_BYTES "1048576"
+#define CONSUMER_PARTITION_FETCH_BYTES "262144"
+/* ... and the tick can be brought forward: see consumer_kick_fetcher. */
+#define CONSUMER_KICK_MS 50
 /* How often librdkafka reports the lag and the brokers' state. */
 #define CONSUMER_STATS_MS "5000"
 
@@ -65,6 +70,7 @@ struct consumer {
 	struct applier_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	int64_t held_since_ms;
+	int64_t released_ms, kicked_ms; /* consumer_kick_fetcher */
 	bool paused; /* every assigned partition is paused (a long hold) */
 	bool ever_assigned;
 	volatile sig_atomic_t *stop;
@@ -544,6 +550,13 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 		/* What librdkafka prefetches is memory: keep it near what the
 		 * appliers can hold, not the 64 MiB default. */
 		"queued.max.messages.kbytes", CONSUMER_PREFETCH_KBYTES,
+		/* ... and the prefetch is counted decompressed, after a fetch:
+		 * one response must stay well under it (1 MiB of lz4 is some
+		 * 5 MiB of batches), or a single fetch overshoots it and fetching
+		 * stops until librdkafka 2.0's next one-second tick; 12 partitions
+		 * of the 1 MiB default would also be 50 MiB at once. */
+		"fetch.max.bytes", CONSUMER_FETCH_BYTES,
+		"max.partition.fetch.bytes", CONSUMER_PARTITION_FETCH_BYTES,
 		/* A cooperative rebalance takes two rounds, and members learn of
 		 * the second from a heartbeat: a second, not three, when a
 		 * worker joins or leaves. */
@@ -618,6 +631,24 @@ fail:
 	return -EINVAL;
 }
 
+/* librdkafka 2.0 stops fetching while its queue is over the prefetch limit
+ * and looks again only when its broker thread wakes: at its one-second tick,
+ * or for a request to send. After a hold the queue drains as the appliers
+ * take messages; until the fetcher notices, the appliers eat into their own
+ * queues (measured: up to half a second idle per second at 200k patients).
+ * A request for the partition's watermarks is the smallest thing that wakes
+ * its leader's broker thread, which then sees the room and fetches. Only in
+ * the second after a hold, and at most every CONSUMER_KICK_MS. */
+static void consumer_kick_fetcher(struct consumer *c, int32_t partition)
+{
+	int64_t now = consumer_now_ms(), lo, hi;
+
+	if (now - c->released_ms > 1000 || now - c->kicked_ms < CONSUMER_KICK_MS)
+		return;
+	c->kicked_ms = now;
+	(void)rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, 100);
+}
+
 /* Hands the held message over once its applier has room (waiting a little
  * for it). Returns whether it did. */
 static bool consumer_place_held(struct consumer *c)
@@ -627,6 +658,7 @@ static bool consumer_place_held(struct consumer *c)
 	if (!applier_wait_room(consumer_applier(c, m->partition), c->room, 100))
 		return false;
 	c->held = NULL;
+	c->released_ms = consumer_now_ms();
 	consumer_dispatch(c, m);
 	if (c->paused)
 		consumer_pause_all(c, false);
@@ -708,7 +740,11 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 				    rd_kafka_err2str(m->err));
 			rd_kafka_message_destroy(m);
 		} else if (m) {
+			int32_t p = m->partition;
+
 			consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
+			if (!c->held)
+				consumer_kick_fetcher(c, p);
 		}
 housekeeping:
 		notify_watchdog();
