@@ -16,6 +16,7 @@
 
 #include "applier.h"
 #include "kafka.h"
+#include "kicker.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -45,8 +46,6 @@
 #define CONSUMER_PREFETCH_KBYTES "8192"
 #define CONSUMER_FETCH_BYTES "1048576"
 #define CONSUMER_PARTITION_FETCH_BYTES "262144"
-/* ... and the tick can be brought forward: see consumer_kick_fetcher. */
-#define CONSUMER_KICK_MS 50
 /* How often librdkafka reports the lag and the brokers' state. */
 #define CONSUMER_STATS_MS "5000"
 
@@ -70,7 +69,8 @@ struct consumer {
 	struct applier_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	int64_t held_since_ms;
-	int64_t released_ms, kicked_ms; /* consumer_kick_fetcher */
+	int64_t released_ms; /* when the last hold ended */
+	struct kicker *kicker;
 	bool paused; /* every assigned partition is paused (a long hold) */
 	bool ever_assigned;
 	volatile sig_atomic_t *stop;
@@ -524,6 +524,7 @@ void consumer_free(struct consumer *c)
 		return;
 	for (size_t i = 0; c->appliers && i < c->nappliers; i++)
 		applier_stop(&c->appliers[i]);
+	kicker_stop(c->kicker);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
 	if (c->held)
@@ -606,6 +607,8 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	}
 	conf = NULL; /* now owned by c->rk */
 	rd_kafka_poll_set_consumer(c->rk);
+	if (kicker_start(&c->kicker, c->rk, c->topic) < 0)
+		goto nomem;
 	if (opt->exit_at_end && consumer_read_ends(c, err, errsize) < 0)
 		goto fail;
 	c->shared.rk = c->rk;
@@ -631,22 +634,15 @@ fail:
 	return -EINVAL;
 }
 
-/* librdkafka 2.0 stops fetching while its queue is over the prefetch limit
- * and looks again only when its broker thread wakes: at its one-second tick,
- * or for a request to send. After a hold the queue drains as the appliers
- * take messages; until the fetcher notices, the appliers eat into their own
- * queues (measured: up to half a second idle per second at 200k patients).
- * A request for the partition's watermarks is the smallest thing that wakes
- * its leader's broker thread, which then sees the room and fetches. Only in
- * the second after a hold, and at most every CONSUMER_KICK_MS. */
+/* After a hold, librdkafka's queue drains as the appliers take messages,
+ * but its fetcher notices only at its next one-second tick (see kicker.h):
+ * meanwhile the appliers ate into their own queues (measured: up to half a
+ * second idle per second at 200k patients). So in the second after a hold,
+ * each message handed over asks the kicker to wake the fetcher. */
 static void consumer_kick_fetcher(struct consumer *c, int32_t partition)
 {
-	int64_t now = consumer_now_ms(), lo, hi;
-
-	if (now - c->released_ms > 1000 || now - c->kicked_ms < CONSUMER_KICK_MS)
-		return;
-	c->kicked_ms = now;
-	(void)rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, 100);
+	if (c->kicker && consumer_now_ms() - c->released_ms <= 1000)
+		kicker_kick(c->kicker, partition);
 }
 
 /* Hands the held message over once its applier has room (waiting a little

@@ -179,41 +179,50 @@ run_loader() {
 	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base)"
 }
 
-# N worker processes in one fresh group, timed from their start to the last
-# batch's commit in PostgreSQL: prints
-# "seconds pg_cpu_seconds worker_cpu_seconds peak_rss_kb kafka_cpu_seconds
-# span_seconds".
-run_workers() { # N
-	local n=$1 db=bench_w$1 t0 cpu0 cpu1 pids=() hwm=0 i h wsum=0 k0
-	fresh_db "$db"
-	settle
-	cpu0=$(pg_cpu)
-	k0=$(kafka_cpu)
-	t0=$(now)
-	for ((i = 0; i < n; i++)); do
-		PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-$n-$$" \
-			--from-beginning --db-connections "$CONNECTIONS" --log-level info \
-			2>>"$STACK_DIR/worker-$n.log" &
-		pids+=($!)
-	done
+# Waits until DB holds every batch, the workers in PIDS running all along,
+# then reads what they used and stops them. Sets FINISHED to "pg_cpu_seconds
+# kafka_cpu_seconds worker_cpu_seconds peak_rss_kb", the first two since
+# CPU0 and K0. In the shell that started the workers (it waits for them).
+finish_workers() { # DB CPU0 K0 LOG
+	local db=$1 cpu0=$2 k0=$3 log=$4 i h hwm=0 wsum=0 cpu1 k1
 	while [ "$(batches_in "$db")" != "$BATCHES" ]; do
-		for ((i = 0; i < n; i++)); do
-			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/worker-$n.log)"
+		for i in "${!PIDS[@]}"; do
+			kill -0 "${PIDS[$i]}" 2>/dev/null || die "worker $i of ${#PIDS[@]} exited (see $log)"
 		done
 		sleep 0.25
 	done
 	# Before the workers leave: their backends are still there to be read.
 	cpu1=$(pg_cpu)
-	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	k1=$(kafka_cpu)
 	# VmHWM is a high-water mark and the CPU counters only grow: read once.
-	for ((i = 0; i < n; i++)); do
-		h=$(hwm_kb "${pids[$i]}")
+	for i in "${!PIDS[@]}"; do
+		h=$(hwm_kb "${PIDS[$i]}")
 		[ "$h" -gt "$hwm" ] && hwm=$h
-		wsum=$(echo "$wsum + $(cpu_of "${pids[$i]}")" | bc)
+		wsum=$(echo "$wsum + $(cpu_of "${PIDS[$i]}")" | bc)
 	done
-	kill -TERM "${pids[@]}"
-	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
-	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $wsum $hwm $k0 $(applied_span "$db")"
+	kill -TERM "${PIDS[@]}"
+	wait "${PIDS[@]}" || die "a worker did not exit cleanly on SIGTERM"
+	FINISHED="$(echo "$cpu1 - $cpu0" | bc) $(echo "$k1 - $k0" | bc) $wsum $hwm"
+}
+
+# One worker, a fresh group, the batches already in Kafka, timed from its
+# start to the last batch's commit in PostgreSQL: prints "seconds
+# pg_cpu_seconds worker_cpu_seconds peak_rss_kb kafka_cpu_seconds
+# span_seconds".
+run_worker() {
+	local db=bench_w1 t0 cpu0 k0 pg kafka ours hwm
+	fresh_db "$db"
+	settle
+	cpu0=$(pg_cpu)
+	k0=$(kafka_cpu)
+	t0=$(now)
+	PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-1-$$" \
+		--from-beginning --db-connections "$CONNECTIONS" --log-level info \
+		2>>"$STACK_DIR/worker-1.log" &
+	PIDS=($!)
+	finish_workers "$db" "$cpu0" "$k0" "$STACK_DIR/worker-1.log"
+	read -r pg kafka ours hwm <<<"$FINISHED"
+	echo "$(echo "$(last_applied "$db") - $t0" | bc) $pg $ours $hwm $kafka $(applied_span "$db")"
 }
 
 # The scaling run: N workers first form their group on an empty topic of
@@ -226,16 +235,17 @@ run_workers() { # N
 # kafka_cpu_seconds first_commit_seconds" (kafka includes taking the
 # produced batches in).
 run_group() { # N
-	local n=$1 db=bench_g$1 topic=bench.g$1 t0 cpu0 cpu1 pids=() hwm=0 i h w0=0 wsum=0 k0
-	local port held ok tries
+	local n=$1 db=bench_g$1 topic=bench.g$1 t0 cpu0 k0 i w0=0 port held ok tries
+	local pg kafka ours hwm
 	stack_kafka_topic "$libs" "$STACK_DIR" "$topic" 12 >/dev/null
 	fresh_db "$db"
 	settle
+	PIDS=()
 	for ((i = 0; i < n; i++)); do
 		PGDATABASE=$db "$WORKER" --topic "$topic" --dlq-topic bench.dlq --group "group-$n-$$" \
 			--db-connections "$CONNECTIONS" --log-level info \
 			2>>"$STACK_DIR/group-$n-$i.log" &
-		pids+=($!)
+		PIDS+=($!)
 	done
 	# Formed: each worker holds its share, 12 / N partitions (the sticky
 	# assignor balances them), as its /metrics says.
@@ -243,7 +253,7 @@ run_group() { # N
 		sleep 0.5
 		ok=1
 		for ((i = 0; i < n; i++)); do
-			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/group-$n-$i.log)"
+			kill -0 "${PIDS[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/group-$n-$i.log)"
 			port=$(sed -n 's/.*event=admin_listening .*port=\([0-9]*\).*/\1/p' "$STACK_DIR/group-$n-$i.log")
 			held=$([ -n "$port" ] && curl -s "http://127.0.0.1:$port/metrics" |
 				sed -n 's/^patients_worker_partitions_assigned \([0-9]*\)$/\1/p')
@@ -253,29 +263,15 @@ run_group() { # N
 	done
 	[ "$ok" = 1 ] || die "the group of $n workers did not settle in 60 s (see $STACK_DIR/group-$n-*.log)"
 	for ((i = 0; i < n; i++)); do
-		w0=$(echo "$w0 + $(cpu_of "${pids[$i]}")" | bc)
+		w0=$(echo "$w0 + $(cpu_of "${PIDS[$i]}")" | bc)
 	done
 	cpu0=$(pg_cpu)
 	k0=$(kafka_cpu)
 	t0=$(now)
 	produce_as_gateway "$topic"
-	while [ "$(batches_in "$db")" != "$BATCHES" ]; do
-		for ((i = 0; i < n; i++)); do
-			kill -0 "${pids[$i]}" 2>/dev/null || die "worker $i of $n exited (see $STACK_DIR/group-$n-$i.log)"
-		done
-		sleep 0.25
-	done
-	cpu1=$(pg_cpu)
-	k0=$(echo "$(kafka_cpu) - $k0" | bc)
-	for ((i = 0; i < n; i++)); do
-		h=$(hwm_kb "${pids[$i]}")
-		[ "$h" -gt "$hwm" ] && hwm=$h
-		wsum=$(echo "$wsum + $(cpu_of "${pids[$i]}")" | bc)
-	done
-	kill -TERM "${pids[@]}"
-	wait "${pids[@]}" || die "a worker did not exit cleanly on SIGTERM"
-	echo "$(echo "$(last_applied "$db") - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc)" \
-		"$(echo "$wsum - $w0" | bc) $hwm $k0" \
+	finish_workers "$db" "$cpu0" "$k0" "$STACK_DIR/group-$n-*.log"
+	read -r pg kafka ours hwm <<<"$FINISHED"
+	echo "$(echo "$(last_applied "$db") - $t0" | bc) $pg $(echo "$ours - $w0" | bc) $hwm $kafka" \
 		"$(echo "$(last_applied "$db") - $t0 - $(applied_span "$db")" | bc)"
 }
 
@@ -374,7 +370,7 @@ main() {
 		r=($(run_loader))
 		[ -z "${base:-}" ] || [ "$(echo "${r[0]} < ${base[0]}" | bc)" = 1 ] && base=("${r[@]}")
 		say "worker x1 ($i/$REPEAT)"
-		r=($(run_workers 1))
+		r=($(run_worker))
 		[ -z "${w1:-}" ] || [ "$(echo "${r[0]} < ${w1[0]}" | bc)" = 1 ] && w1=("${r[@]}")
 	done
 	for i in 1 2 4; do
