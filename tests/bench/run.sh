@@ -125,10 +125,22 @@ hwm_kb() { # PID
 
 now() { date +%s.%N; }
 
+# A database of its own for each run. Autovacuum is off on its tables: on a
+# table that just took 200k rows it would start, at a time of its choosing,
+# inside this run or a later one (it did: a run at half the rate with
+# PostgreSQL as busy as ever), and every run is over in seconds.
 fresh_db() { # NAME
-	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
-		-c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+	drop_db "$1"
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "CREATE DATABASE $1" >/dev/null
 	PGDATABASE=$1 "$WORKER" --migrate >/dev/null 2>&1
+	psql -X -q -d "$1" -v ON_ERROR_STOP=1 -tA -c "SELECT format('ALTER TABLE %I SET (autovacuum_enabled = false);', tablename) FROM pg_tables WHERE schemaname = 'public'" |
+		psql -X -q -d "$1" -v ON_ERROR_STOP=1 >/dev/null
+}
+
+# Once read: nothing of it is left for autovacuum to do during later runs.
+drop_db() { # NAME
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+		-c "DROP DATABASE IF EXISTS $1" >/dev/null
 }
 
 # The batches as the gateway publishes them (lz4, idempotent, acks=all), so
@@ -177,6 +189,7 @@ run_loader() {
 	[ "$(batches_in bench_base)" = "$BATCHES" ] || die "the loader did not apply every batch"
 	t0=$(echo "$out" | sed -n 's/.*, from \([0-9.]*\)$/\1/p')
 	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base)"
+	drop_db bench_base
 }
 
 # Waits until DB holds every batch, the workers in PIDS running all along,
@@ -223,6 +236,7 @@ run_worker() {
 	finish_workers "$db" "$cpu0" "$k0" "$STACK_DIR/worker-1.log"
 	read -r pg kafka ours hwm <<<"$FINISHED"
 	echo "$(echo "$(last_applied "$db") - $t0" | bc) $pg $ours $hwm $kafka $(applied_span "$db")"
+	drop_db "$db"
 }
 
 # The scaling run: N workers first form their group on an empty topic of
@@ -273,6 +287,7 @@ run_group() { # N
 	read -r pg kafka ours hwm <<<"$FINISHED"
 	echo "$(echo "$(last_applied "$db") - $t0" | bc) $pg $(echo "$ours - $w0" | bc) $hwm $kafka" \
 		"$(echo "$(last_applied "$db") - $t0 - $(applied_span "$db")" | bc)"
+	drop_db "$db"
 }
 
 # kcat's publish rate for the same bodies, as the gateway's ceiling: prints
@@ -359,6 +374,7 @@ main() {
 	fresh_db bench_warm
 	PGDATABASE=bench_warm "$WORKER" --topic bench.warm --dlq-topic bench.dlq --group warm \
 		--exit-at-end >/dev/null 2>>"$STACK_DIR/warm.log" || die "warm-up failed (see $STACK_DIR/warm.log)"
+	drop_db bench_warm
 
 	local patients=$((BATCHES * PER_BATCH)) base= w1= g1 g2 g4 kc gw
 	# The machine is shared and noisy: the baseline and the single worker,
