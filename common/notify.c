@@ -9,13 +9,7 @@
 
 #include <systemd/sd-daemon.h>
 
-static uint64_t notify_now_usec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
+#include "clock.h"
 
 void notify_ready(const char *status)
 {
@@ -40,7 +34,7 @@ void notify_stopping(void)
 
 void notify_reloading(void)
 {
-	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)notify_now_usec());
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu", (unsigned long long)clock_mono_us());
 }
 
 void notify_watchdog(void)
@@ -54,7 +48,7 @@ void notify_watchdog(void)
 		enabled = sd_watchdog_enabled(0, &interval) > 0;
 	if (!enabled)
 		return;
-	now = notify_now_usec();
+	now = clock_mono_us();
 	if (now - last >= interval / 2) {
 		sd_notify(0, "WATCHDOG=1");
 		last = now;

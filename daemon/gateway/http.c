@@ -17,6 +17,7 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "clock.h"
 #include "envelope.h"
 #include "keys.h"
 #include "log.h"
@@ -93,14 +94,6 @@ struct http_request {
 	size_t patients;
 	uint64_t start_us, publish_us;
 };
-
-static uint64_t http_mono_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void http_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
@@ -230,7 +223,7 @@ static bool http_authenticate(struct http *h, struct http_request *req)
 		req->tenant[0] = '\0';
 		return false;
 	}
-	ratelimit_check(h->rl, api_key, http_mono_us() / 1000u, &req->rl);
+	ratelimit_check(h->rl, api_key, clock_mono_us() / 1000u, &req->rl);
 	return true;
 }
 
@@ -440,7 +433,7 @@ static enum MHD_Result http_process(struct http *h, struct http_request *req)
 	 * poller thread, and must find the connection already suspended. */
 	MHD_suspend_connection(req->conn);
 	req->stage = HTTP_STAGE_PUBLISHING;
-	req->publish_us = http_mono_us();
+	req->publish_us = clock_mono_us();
 	r = publisher_send(h->publisher, req->tenant, value, value_len, req);
 	if (r < 0) {
 		free(value);
@@ -475,7 +468,7 @@ static enum MHD_Result http_published(struct http *h, struct http_request *req)
 		return MHD_YES;
 	}
 	metrics_histogram_observe(h->m_publish, NULL,
-				  (double)(http_mono_us() - req->publish_us) / 1e6);
+				  (double)(clock_mono_us() - req->publish_us) / 1e6);
 	if (outcome == HTTP_OUTCOME_DELIVERED) {
 		metrics_counter_add(h->m_patients, NULL, req->patients);
 		return http_answer(req, MHD_HTTP_OK, HTTP_JSON, http_success,
@@ -498,7 +491,7 @@ static struct http_request *http_request_new(struct http *h, struct MHD_Connecti
 		return NULL;
 	req->h = h;
 	req->conn = conn;
-	req->start_us = http_mono_us();
+	req->start_us = clock_mono_us();
 	atomic_init(&req->outcome, HTTP_OUTCOME_PENDING);
 	ratelimit_unspent(h->rl, &req->rl);
 	pthread_mutex_lock(&h->id_lock);
@@ -560,7 +553,7 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	(void)conn;
 	if (!req)
 		return;
-	seconds = (double)(http_mono_us() - req->start_us) / 1e6;
+	seconds = (double)(clock_mono_us() - req->start_us) / 1e6;
 	if (req->status)
 		snprintf(status, sizeof(status), "%u", req->status);
 	else

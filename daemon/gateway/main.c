@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -157,14 +158,6 @@ static bool ready_cb(void *arg)
 	return atomic_load(&r->kafka);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static void sleep_ms(unsigned ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L };
@@ -254,24 +247,24 @@ static void reload_keys(const struct gateway_config *cfg, struct http *http, str
  * is still waiting for Kafka and the server cannot be stopped. */
 static bool drain(struct http *http, struct publisher *pub, long long publish_timeout_ms)
 {
-	uint64_t deadline = mono_ms() + (uint64_t)publish_timeout_ms + 5000u;
+	uint64_t deadline = clock_mono_ms() + (uint64_t)publish_timeout_ms + 5000u;
 	struct http_stats st;
 
 	http_quiesce(http);
 	for (;;) {
 		http_stats(http, &st);
-		if (st.active == 0 || mono_ms() > deadline)
+		if (st.active == 0 || clock_mono_ms() > deadline)
 			break;
 		notify_watchdog();
 		sleep_ms(50);
 	}
 	http_refuse_publishing(http);
-	deadline = mono_ms() + (uint64_t)publish_timeout_ms + 5000u;
+	deadline = clock_mono_ms() + (uint64_t)publish_timeout_ms + 5000u;
 	for (;;) {
 		http_stats(http, &st);
 		if (st.inflight == 0)
 			break;
-		if (mono_ms() > deadline) {
+		if (clock_mono_ms() > deadline) {
 			log_error("drain_stuck", "inflight=%u", st.inflight);
 			return false;
 		}
@@ -436,7 +429,7 @@ int main(int argc, char **argv)
 	ret = EXIT_SUCCESS;
 
 	while (!stop_requested) {
-		uint64_t now = mono_ms();
+		uint64_t now = clock_mono_ms();
 
 		if (reload_requested) {
 			reload_requested = 0;
@@ -460,7 +453,7 @@ int main(int argc, char **argv)
 				notify_ready("Kafka reachable; accepting batches");
 				notified_ready = true;
 			}
-			next_check = mono_ms() + (ready ? 5000u : 1000u);
+			next_check = clock_mono_ms() + (ready ? 5000u : 1000u);
 		}
 		if (now >= next_status) {
 			struct http_stats st;

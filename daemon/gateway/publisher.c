@@ -13,6 +13,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -41,14 +42,6 @@ struct publisher {
 	pthread_mutex_t mu;
 	struct publisher_ticket *head, *tail;
 };
-
-static uint64_t publisher_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* Called with p->mu held. */
 static void publisher_unlink(struct publisher *p, struct publisher_ticket *t)
@@ -95,7 +88,7 @@ static void publisher_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *op
 /* Reports every ticket past its deadline as timed out. */
 static void publisher_expire(struct publisher *p)
 {
-	uint64_t now = publisher_now_ms();
+	uint64_t now = clock_mono_ms();
 
 	for (;;) {
 		struct publisher_ticket *t;
@@ -229,7 +222,7 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
 	if (!t)
 		return -ENOBUFS;
 	t->opaque = opaque;
-	t->deadline_ms = publisher_now_ms() + (uint64_t)p->timeout_ms;
+	t->deadline_ms = clock_mono_ms() + (uint64_t)p->timeout_ms;
 	/* Linked before the send: the report may come before producev returns. */
 	pthread_mutex_lock(&p->mu);
 	t->prev = p->tail;

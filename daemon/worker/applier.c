@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "dlq.h"
 #include "envelope.h"
 #include "log.h"
@@ -40,29 +41,6 @@ enum applier_outcome {
 	APPLIER_RETRY,	 /* transient failure: try the same batch again */
 	APPLIER_LET_GO, /* stopping, or the partition was revoked meanwhile */
 };
-
-static int64_t applier_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ms from now on the clock pthread_cond_timedwait reads (CLOCK_REALTIME). */
-static struct timespec applier_deadline(long ms)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_REALTIME, &t);
-	t.tv_sec += ms / 1000;
-	t.tv_nsec += (ms % 1000) * 1000000L;
-	if (t.tv_nsec >= 1000000000L) {
-		t.tv_sec++;
-		t.tv_nsec -= 1000000000L;
-	}
-	return t;
-}
 
 void applier_set_db_up(struct applier_shared *sh, bool up)
 {
@@ -252,7 +230,7 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	const struct applier_decoded *d = &job->d;
 	struct store_error serr = { 0 };
 	char why[512], q[300];
-	int64_t started = applier_now_ms();
+	uint64_t started = clock_mono_ms();
 	long written = 0;
 	int r;
 
@@ -291,11 +269,11 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	metrics_counter_add(a->sh->metrics.patients, NULL, d->batch.count);
 	metrics_counter_add(a->sh->metrics.rows, NULL, (uint64_t)written);
 	metrics_histogram_observe(a->sh->metrics.duration, NULL,
-				  (double)(applier_now_ms() - started) / 1000.0);
+				  (double)(clock_mono_ms() - started) / 1000.0);
 	log_info("batch_applied", "request_id=%s tenant=%s partition=%" PRId32 " offset=%" PRId64
-		 " patients=%zu written=%ld duration_ms=%" PRId64, d->env.meta.request_id,
+		 " patients=%zu written=%ld duration_ms=%" PRIu64, d->env.meta.request_id,
 		 d->env.meta.tenant, m->partition, m->offset, d->batch.count, written,
-		 applier_now_ms() - started);
+		 clock_mono_ms() - started);
 	return APPLIER_DONE;
 }
 
@@ -316,7 +294,7 @@ static long applier_backoff_ms(struct applier *a, unsigned attempts)
  * false when the job is to be abandoned. */
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
-	struct timespec deadline = applier_deadline(wait_ms);
+	struct timespec deadline = clock_realtime_in(wait_ms);
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->stopping && applier_job_current(a, job))
@@ -460,7 +438,7 @@ bool applier_has_room(struct applier *a, struct applier_limit lim)
 
 bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms)
 {
-	struct timespec deadline = applier_deadline(timeout_ms);
+	struct timespec deadline = clock_realtime_in(timeout_ms);
 	bool room;
 
 	pthread_mutex_lock(&a->mu);

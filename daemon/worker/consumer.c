@@ -15,6 +15,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "applier.h"
+#include "clock.h"
 #include "kafka.h"
 #include "kicker.h"
 #include "log.h"
@@ -68,28 +69,20 @@ struct consumer {
 	size_t nappliers;
 	struct applier_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
-	int64_t held_since_ms;
-	int64_t released_ms; /* when the last hold ended */
+	uint64_t held_since_ms;
+	uint64_t released_ms; /* when the last hold ended */
 	struct kicker *kicker;
 	bool paused; /* every assigned partition is paused (a long hold) */
 	bool ever_assigned;
 	volatile sig_atomic_t *stop;
 	unsigned seed;
 	struct consumer_totals totals;
-	int64_t last_status_ms;
+	uint64_t last_status_ms;
 	atomic_bool kafka_up; /* a broker connection is up (statistics) */
 	struct metrics_family *m_lag, *m_assigned, *m_kafka_up;
 	int assigned;
 	int64_t lag; /* over the assigned partitions, at the last statistics; -1 unknown */
 };
-
-static int64_t consumer_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void consumer_sleep_ms(long ms)
 {
@@ -275,8 +268,8 @@ static void consumer_pause_all(struct consumer *c, bool pause)
 	if (l)
 		rd_kafka_topic_partition_list_destroy(l);
 	c->paused = pause;
-	log_info(pause ? "consumption_paused" : "consumption_resumed", "held_ms=%" PRId64,
-		 consumer_now_ms() - c->held_since_ms);
+	log_info(pause ? "consumption_paused" : "consumption_resumed", "held_ms=%" PRIu64,
+		 clock_mono_ms() - c->held_since_ms);
 }
 
 /* Gives the message to its partition's applier (ownership goes with it), or
@@ -286,7 +279,7 @@ static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 	if (consumer_partition_ok(m->partition) && !c->held &&
 	    !applier_has_room(consumer_applier(c, m->partition), c->room)) {
 		c->held = m;
-		c->held_since_ms = consumer_now_ms();
+		c->held_since_ms = clock_mono_ms();
 		return;
 	}
 	/* A second message while one is held can only come from a partition
@@ -641,7 +634,7 @@ fail:
  * each message handed over asks the kicker to wake the fetcher. */
 static void consumer_kick_fetcher(struct consumer *c, int32_t partition)
 {
-	if (c->kicker && consumer_now_ms() - c->released_ms <= 1000)
+	if (c->kicker && clock_mono_ms() - c->released_ms <= 1000)
 		kicker_kick(c->kicker, partition);
 }
 
@@ -654,7 +647,7 @@ static bool consumer_place_held(struct consumer *c)
 	if (!applier_wait_room(consumer_applier(c, m->partition), c->room, 100))
 		return false;
 	c->held = NULL;
-	c->released_ms = consumer_now_ms();
+	c->released_ms = clock_mono_ms();
 	consumer_dispatch(c, m);
 	if (c->paused)
 		consumer_pause_all(c, false);
@@ -718,12 +711,12 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 	notify_ready("consuming");
 	while (!*stop) {
 		rd_kafka_message_t *m = NULL;
-		int64_t now;
+		uint64_t now;
 
 		if (c->held && consumer_place_held(c)) {
 			m = NULL; /* placed; poll on */
 		} else if (c->held && !c->paused) {
-			if (consumer_now_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
+			if (clock_mono_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
 				consumer_pause_all(c, true);
 			goto housekeeping; /* not polling: librdkafka buffers */
 		}
@@ -744,7 +737,7 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		}
 housekeeping:
 		notify_watchdog();
-		now = consumer_now_ms();
+		now = clock_mono_ms();
 		if (now - c->last_status_ms >= 5000) {
 			consumer_update_totals(c);
 			notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "kafka.h"
 #include "log.h"
 
@@ -76,7 +77,7 @@ int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_cla
 	rd_kafka_headers_t *hdrs = rd_kafka_headers_new(5);
 	rd_kafka_resp_err_t err;
 	const char *src_topic = rd_kafka_topic_name(src->rkt);
-	struct timespec start, now;
+	uint64_t start;
 	int r = -EIO;
 
 	if (!res || !hdrs) {
@@ -105,14 +106,12 @@ int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_cla
 		return -EIO;
 	}
 	hdrs = NULL; /* now owned by the message */
-	clock_gettime(CLOCK_MONOTONIC, &start);
+	start = clock_mono_ms();
 	/* Polled in short steps: a stop or a revocation need not wait for
 	 * the broker (a missing topic takes the whole timeout). */
 	while (atomic_load(&res->state) == DLQ_PENDING) {
 		rd_kafka_poll(d->rk, 100);
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if ((now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000 >
-		    timeout_ms) {
+		if (clock_mono_ms() - start > (uint64_t)timeout_ms) {
 			log_warning("dlq_timeout", "timeout_ms=%d", timeout_ms);
 			break;
 		}

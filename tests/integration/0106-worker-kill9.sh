@@ -8,10 +8,13 @@ set -euo pipefail
 topic=it0106
 new_topic $topic 6
 new_topic $topic.dlq 1
-# 200 batches of 50 over 6 tenants, overlapping codes so order matters.
+# 200 batches of 400 over 6 tenants, overlapping codes so order matters.
+# Big enough that a batch takes milliseconds: with small ones the worker
+# ran through dozens between two looks at the table, and the kills no
+# longer landed mid-stream often enough.
 for ((b = 0; b < 200; b++)); do
 	printf 't%d:' $((b % 6))
-	envelope "t$((b % 6))" $((b + 1)) "2026-11-24T10:$(printf %02d $((b / 60))):$(printf %02d $((b % 60))).000Z" $(((b / 6) * 25)) 50 "b$b"
+	envelope "t$((b % 6))" $((b + 1)) "2026-11-24T10:$(printf %02d $((b / 60))):$(printf %02d $((b % 60))).000Z" $(((b / 6) * 200)) 400 "b$b"
 done | kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t $topic -K:
 
 fresh_db it0106ref
