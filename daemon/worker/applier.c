@@ -426,6 +426,16 @@ static bool applier_room_locked(const struct applier *a, struct applier_limit li
 	return a->queued == 0 || (a->queued < lim.jobs && a->queued_bytes < lim.bytes);
 }
 
+size_t applier_backlog(struct applier *a)
+{
+	size_t n;
+
+	pthread_mutex_lock(&a->mu);
+	n = a->queued + (a->busy_partition >= 0 ? 1 : 0);
+	pthread_mutex_unlock(&a->mu);
+	return n;
+}
+
 bool applier_has_room(struct applier *a, struct applier_limit lim)
 {
 	bool room;

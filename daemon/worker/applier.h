@@ -94,6 +94,9 @@ struct applier_limit {
 	size_t bytes;
 };
 
+/* Jobs waiting plus the one being applied: how busy it is. */
+size_t applier_backlog(struct applier *a);
+
 /* Whether one more message fits within lim. */
 bool applier_has_room(struct applier *a, struct applier_limit lim);
 

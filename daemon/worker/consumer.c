@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,7 @@ struct consumer_partition {
 	bool assigned;
 	int64_t end_offset; /* high watermark at start (exit_at_end), -1 unknown */
 	bool at_end;	    /* the fetcher reached end_offset */
+	int applier;	    /* consumer_applier's choice, -1 none yet */
 };
 
 struct consumer {
@@ -100,9 +102,29 @@ static bool consumer_partition_ok(int32_t p)
 	return false;
 }
 
+/* The applier for partition p's next message. A partition stays with its
+ * applier while it has a batch there (queued or being applied), which keeps
+ * its batches in order and one at a time; once it has none it goes to the
+ * least busy one, so a partition with more traffic than the others does not
+ * leave an applier idle (a fixed p % n did, with tenants unevenly hashed).
+ * Only this thread adds jobs, so pending cannot grow behind its back. */
 static struct applier *consumer_applier(struct consumer *c, int32_t p)
 {
-	return &c->appliers[(size_t)p % c->nappliers];
+	struct consumer_partition *cp = &c->parts[p];
+	size_t best = 0, best_load = SIZE_MAX;
+
+	if (cp->applier >= 0 && atomic_load(&c->shared.parts[p].pending) > 0)
+		return &c->appliers[cp->applier];
+	for (size_t i = 0; i < c->nappliers && best_load > 0; i++) {
+		size_t load = applier_backlog(&c->appliers[i]);
+
+		if (load < best_load) {
+			best = i;
+			best_load = load;
+		}
+	}
+	cp->applier = (int)best;
+	return &c->appliers[best];
 }
 
 static long consumer_backoff_ms(struct consumer *c, unsigned attempts)
@@ -203,7 +225,8 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 		 * being applied finishes first, so the next owner finds its
 		 * commit (or nothing) in PostgreSQL. */
 		atomic_fetch_add(&c->shared.parts[p].generation, 1);
-		applier_forget(consumer_applier(c, p), p);
+		for (size_t k = 0; k < c->nappliers; k++)
+			applier_forget(&c->appliers[k], p);
 		if (c->held && c->held->partition == p) {
 			rd_kafka_message_destroy(c->held); /* never stored: not lost */
 			c->held = NULL;
@@ -584,8 +607,10 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
 	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers)
 		goto nomem;
-	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++)
+	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
 		c->parts[i].end_offset = -1;
+		c->parts[i].applier = -1;
+	}
 	conf = kafka_conf_new(opt->brokers, defaults, opt->kafka_props, err, errsize);
 	if (!conf)
 		goto fail;

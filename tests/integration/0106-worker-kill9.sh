@@ -47,3 +47,8 @@ echo "# killed $kills times"
 assert_match "killed at least 3 times" "$kills" '^([3-9]|[1-9][0-9])$'
 assert_eq "every batch applied once" "$(sql 'select count(*), count(distinct request_id) from patient_batches')" "200|200"
 assert_eq "table equals the undisturbed run's" "$(table_digest)" "$expected"
+# Batches of one partition are applied one after the other, in offset order
+# (a batch's applied_at is its transaction's start): none began before the
+# one before it in its partition.
+assert_eq "each partition applied in offset order" \
+	"$(sql "select count(*) from (select kafka_offset, lag(kafka_offset) over (partition by partition order by applied_at, kafka_offset) as prev from patient_batches) x where prev > kafka_offset")" "0"
