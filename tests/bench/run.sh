@@ -94,7 +94,7 @@ make_bodies() { sed -e 's/^.*"body"://' -e 's/}$//'; }
 # CPU seconds (user+system) of a process and its reaped children.
 cpu_of() { # PID
 	local s f
-	s=$(<"/proc/$1/stat") 2>/dev/null || { echo 0; return; }
+	s=$(<"/proc/$1/stat") 2>/dev/null || { echo 0; return 0; }
 	# The command name may hold spaces: split after its closing parenthesis,
 	# so f[0] is field 3 and utime, stime, cutime, cstime are f[11..14].
 	read -ra f <<<"${s##*) }"
@@ -118,7 +118,7 @@ kafka_cpu() { cpu_of "$(<"$STACK_DIR/kafka.pid")"; }
 hwm_kb() { # PID
 	local k v rest
 	while read -r k v rest; do
-		[ "$k" = VmHWM: ] && { echo "$v"; return; }
+		[ "$k" = VmHWM: ] && { echo "$v"; return 0; }
 	done <"/proc/$1/status"
 	echo 0
 }
@@ -344,7 +344,7 @@ main() {
 	build
 	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
 	chmod 755 "$STACK_DIR"
-	trap 'stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
+	trap 'set +e; stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
 	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
 		die "could not start the stack"
 	# shellcheck disable=SC1091

@@ -15,3 +15,10 @@ token="smoke-$$-$RANDOM"
 printf '%s\n' "$token" | kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t "$PATIENTS_TOPIC" -p 5 -k smoke
 got=$(kcat -b "$PATIENTS_KAFKA_BROKERS" -C -t "$PATIENTS_TOPIC" -p 5 -o -1 -c 1 -e -f '%k:%s\n')
 assert_eq "kcat consumes back what it produced" "$got" "smoke:$token"
+
+# The scripts stop their stack from an EXIT trap, where a function's bare
+# `return` gives back the status the script is exiting with: after a failure
+# the PostgreSQL helper "failed" and the cluster was left running. Every
+# helper a trap reaches must say what it returns.
+got=$(bash -c '. "$PATIENTS_SRC/tests/lib/stack.sh"; trap "stack_pg_bindir >/dev/null && echo ok || echo failed" EXIT; false' || true)
+assert_eq "stack helpers succeed inside an EXIT trap after a failure" "$got" "ok"

@@ -20,11 +20,14 @@ STACK_PARTITIONS=${STACK_PARTITIONS:-12}
 stack_log() { printf '%s\n' "stack: $*" >&2; }
 
 # The newest installed PostgreSQL server binaries (Debian keeps them out of PATH).
+# (Every success below says "return 0": a bare return in a function called
+# from an EXIT trap returns the status the script was exiting with, which
+# once left a failed run's PostgreSQL running.)
 stack_pg_bindir() {
 	local d
 	if command -v pg_config >/dev/null && [ -x "$(pg_config --bindir)/initdb" ]; then
 		pg_config --bindir
-		return
+		return 0
 	fi
 	d=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
 	[ -n "$d" ] && [ -x "$d/initdb" ] || { stack_log "no PostgreSQL server found (apt-get install postgresql)"; return 1; }
@@ -51,7 +54,7 @@ stack_free_port() {
 		for s in "$@"; do [ "$s" = "$p" ] && skip=1; done
 		if [ -z "$skip" ] && ! stack_port_busy "$p"; then
 			echo "$p"
-			return
+			return 0
 		fi
 		p=$((p + 1))
 	done
