@@ -15,6 +15,13 @@ uint64_t clock_mono_ms(void)
 	return clock_mono_us() / 1000u;
 }
 
+void clock_sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
 struct timespec clock_realtime_in(long ms)
 {
 	struct timespec t;

@@ -346,7 +346,7 @@ static const char *const envelope_field_names[ENV_F_COUNT] = {
 
 /* One top-level member's value, read into the envelope; -1 to fall back. */
 static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
-			       const char **body_start, const char **body_end)
+			       char **body_start, char **body_end)
 {
 	const char **dst[ENV_F_COUNT] = { NULL, &out->meta.tenant, &out->meta.request_id,
 					  &out->meta.received_at, &out->meta.client_request_id,
@@ -380,7 +380,7 @@ static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
 int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
 			    size_t *body_len)
 {
-	const char *body_start = NULL, *body_end = NULL;
+	char *body_start = NULL, *body_end = NULL;
 	bool seen[ENV_F_COUNT] = { false }, bad, first;
 	struct jsonscan sc;
 	size_t blen;
@@ -428,7 +428,7 @@ int envelope_decode_inplace(const char *value, size_t len, struct envelope *out,
 	/* The byte after the body is the envelope's (',', '}' or a space),
 	 * read already. */
 	blen = (size_t)(body_end - body_start);
-	*body = out->buf + (body_start - out->buf);
+	*body = body_start;
 	(*body)[blen] = '\0';
 	*body_len = blen;
 	return 0;

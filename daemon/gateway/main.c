@@ -158,13 +158,6 @@ static bool ready_cb(void *arg)
 	return atomic_load(&r->kafka);
 }
 
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000u, .tv_nsec = (long)(ms % 1000u) * 1000000L };
-
-	nanosleep(&ts, NULL); /* a signal cuts it short, which is what we want */
-}
-
 static int hash_secret(void)
 {
 	char secret[SECRET_MAX + 2], hex[KEYS_HASH_HEX_LEN + 1];
@@ -256,7 +249,7 @@ static bool drain(struct http *http, struct publisher *pub, long long publish_ti
 		if (st.active == 0 || clock_mono_ms() > deadline)
 			break;
 		notify_watchdog();
-		sleep_ms(50);
+		clock_sleep_ms(50);
 	}
 	http_refuse_publishing(http);
 	deadline = clock_mono_ms() + (uint64_t)publish_timeout_ms + 5000u;
@@ -269,7 +262,7 @@ static bool drain(struct http *http, struct publisher *pub, long long publish_ti
 			return false;
 		}
 		notify_watchdog();
-		sleep_ms(50);
+		clock_sleep_ms(50);
 	}
 	(void)pub;
 	return true;
@@ -466,7 +459,7 @@ int main(int argc, char **argv)
 			next_status = now + 5000u;
 		}
 		notify_watchdog();
-		sleep_ms(200);
+		clock_sleep_ms(200);
 	}
 
 	notify_stopping();

@@ -53,13 +53,19 @@ static bool applier_job_current(const struct applier *a, const struct applier_jo
 	return atomic_load(&a->sh->parts[job->m->partition].generation) == job->generation;
 }
 
-/* Still this applier's to finish: not stopping, not revoked. Takes a->mu. */
+/* Still this applier's to finish: not stopping, not revoked. With a->mu
+ * held. */
+static bool applier_job_wanted_locked(const struct applier *a, const struct applier_job *job)
+{
+	return !a->stopping && applier_job_current(a, job);
+}
+
 static bool applier_job_wanted(struct applier *a, const struct applier_job *job)
 {
 	bool wanted;
 
 	pthread_mutex_lock(&a->mu);
-	wanted = !a->stopping && applier_job_current(a, job);
+	wanted = applier_job_wanted_locked(a, job);
 	pthread_mutex_unlock(&a->mu);
 	return wanted;
 }
@@ -295,13 +301,15 @@ static long applier_backoff_ms(struct applier *a, unsigned attempts)
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
 	struct timespec deadline = clock_realtime_in(wait_ms);
+	bool wanted;
 
 	pthread_mutex_lock(&a->mu);
-	while (!a->stopping && applier_job_current(a, job))
+	while (applier_job_wanted_locked(a, job))
 		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT)
 			break;
+	wanted = applier_job_wanted_locked(a, job);
 	pthread_mutex_unlock(&a->mu);
-	return applier_job_wanted(a, job);
+	return wanted;
 }
 
 static void applier_run_job(struct applier *a, struct applier_job *job)

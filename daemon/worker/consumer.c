@@ -86,13 +86,6 @@ struct consumer {
 	int64_t lag; /* over the assigned partitions, at the last statistics; -1 unknown */
 };
 
-static void consumer_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
 static bool consumer_partition_ok(int32_t p)
 {
 	if (p >= 0 && p < APPLIER_MAX_PARTITIONS)
@@ -180,7 +173,7 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 			notify_watchdog();
 			if (*c->stop)
 				return;
-			consumer_sleep_ms(wait);
+			clock_sleep_ms(wait);
 		}
 		tp->offset = r == 1 ? next : consumer_default_start(c, tp->partition);
 		log_info("partition_assigned", "topic=%s partition=%" PRId32 " start=%" PRId64
@@ -299,8 +292,10 @@ static void consumer_pause_all(struct consumer *c, bool pause)
  * holds it while that applier is full. */
 static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 {
-	if (consumer_partition_ok(m->partition) && !c->held &&
-	    !applier_has_room(consumer_applier(c, m->partition), c->room)) {
+	struct applier *a = consumer_partition_ok(m->partition) ? consumer_applier(c, m->partition)
+								 : NULL;
+
+	if (a && !c->held && !applier_has_room(a, c->room)) {
 		c->held = m;
 		c->held_since_ms = clock_mono_ms();
 		return;
@@ -308,8 +303,7 @@ static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 	/* A second message while one is held can only come from a partition
 	 * assigned during a long hold, before its pause took: it is read
 	 * again later, like any message not handed over. */
-	if (!consumer_partition_ok(m->partition) || c->held ||
-	    applier_enqueue(consumer_applier(c, m->partition), m) < 0) {
+	if (!a || c->held || applier_enqueue(a, m) < 0) {
 		/* Not stored, so not lost: the partition is re-read from
 		 * PostgreSQL's offset at the next assignment. Seek there now. */
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -322,11 +316,10 @@ static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 			rd_kafka_error_destroy(error);
 		rd_kafka_topic_partition_list_destroy(l);
 		rd_kafka_message_destroy(m);
-		consumer_sleep_ms(100);
+		clock_sleep_ms(100);
 	}
 }
 
-/* With exit_at_end: the high watermark of every partition, as seen now. */
 /* The topic's metadata from the cluster, within timeout_ms. Returns 0 with
  * *md (the caller destroys it) when the cluster knows the topic; otherwise
  * the error, with *md NULL. */
@@ -350,6 +343,7 @@ static rd_kafka_resp_err_t consumer_topic_metadata(struct consumer *c, int timeo
 	return e;
 }
 
+/* With exit_at_end: the high watermark of every partition, as seen now. */
 static int consumer_read_ends(struct consumer *c, char *err, size_t errsize)
 {
 	const struct rd_kafka_metadata *md;
@@ -709,7 +703,7 @@ static bool consumer_wait_kafka(struct consumer *c)
 		logged = true;
 		notify_status("waiting for Kafka");
 		notify_watchdog();
-		consumer_sleep_ms(500);
+		clock_sleep_ms(500);
 	}
 	if (*c->stop)
 		return false;

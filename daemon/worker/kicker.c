@@ -7,7 +7,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+
+#include "clock.h"
 
 #define KICKER_INTERVAL_MS 50
 #define KICKER_TIMEOUT_MS 1000
@@ -22,14 +23,6 @@ struct kicker {
 	bool stopping;
 	int32_t partition;
 };
-
-static void kicker_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
 
 static void *kicker_main(void *arg)
 {
@@ -50,7 +43,7 @@ static void *kicker_main(void *arg)
 		/* The answer does not matter: sending the request is the point. */
 		(void)rd_kafka_query_watermark_offsets(k->rk, k->topic, p, &lo, &hi,
 						       KICKER_TIMEOUT_MS);
-		kicker_sleep_ms(KICKER_INTERVAL_MS);
+		clock_sleep_ms(KICKER_INTERVAL_MS);
 		pthread_mutex_lock(&k->mu);
 	}
 	pthread_mutex_unlock(&k->mu);
