@@ -19,6 +19,9 @@ cleanup() {
 	stack_down "$STACK_DIR"
 	# Daemons a scenario left behind, by their own pid files.
 	for p in "$STACK_DIR"/*.daemon.pid; do [ -f "$p" ] && stack_stop_pid "$p" 10; done
+	# Primaries and standbys of the failover scenarios (stack_ha_*) a failed
+	# scenario left behind.
+	for p in "$STACK_DIR"/*/*.ha.pid; do [ -f "$p" ] && stack_stop_pid "$p" 10; done
 	if [ "${KEEP_STACK:-0}" = 1 ]; then echo "kept $STACK_DIR"; else rm -rf "$STACK_DIR"; fi
 }
 trap cleanup EXIT

@@ -256,3 +256,201 @@ stack_down() {
 	stack_kafka_down "$dir"
 	stack_pg_down "$dir"
 }
+
+# A primary and a streaming standby of their own, for the failover scenarios
+# (tests/integration/05NN-pg-failover-*). Two nodes, "a" (the first primary)
+# and "b" (its standby), in DIR/a and DIR/b, each on its own TCP port
+# (127.0.0.1) and Unix socket folder (DIR/NODE/sock), stopped by pid. They
+# are separate from the stack's own cluster, so other scenarios never see a
+# failover. Promotion is pg_ctl promote (see README, "Failover tests": why
+# not pg_auto_failover).
+#
+#   stack_ha_up DIR MODE          a primary on node a, a standby on node b made
+#                                 with pg_basebackup -R and a replication slot;
+#                                 MODE sync (synchronous_standby_names on the
+#                                 primary, waits until the standby is "sync")
+#                                 or async; writes DIR/ha.env (HA_A_PORT,
+#                                 HA_B_PORT, HA_A_SOCK, HA_B_SOCK)
+#   stack_ha_cut DIR NODE         clears primary_conninfo on standby NODE and
+#                                 reloads: it receives no more WAL (pausing
+#                                 replay would not do: promotion replays what
+#                                 was received)
+#   stack_ha_kill DIR NODE        kill -9 of NODE's postmaster and every child
+#                                 of it at once (a crashed host)
+#   stack_ha_promote DIR NODE     pg_ctl promote, waits until NODE answers
+#                                 pg_is_in_recovery() = false
+#   stack_ha_inspect DIR NODE     starts NODE's data directory again (after a
+#                                 kill) reachable only on DIR/NODE/inspect (no
+#                                 TCP, not the socket clients know), so a test
+#                                 can count what it held; stack_ha_node_down after
+#   stack_ha_node_down DIR NODE / stack_ha_down DIR
+#   stack_ha_psql DIR NODE SQL    one query, tuples only, on NODE's socket
+
+STACK_HA_PORT_BASE=${STACK_HA_PORT_BASE:-56400}
+
+stack_ha_ports() {
+	local dir=$1 a b
+	if [ ! -f "$dir/ha.env" ]; then
+		a=$(stack_free_port "$STACK_HA_PORT_BASE")
+		b=$(stack_free_port $((a + 1)) "$a")
+		printf 'HA_A_PORT=%s\nHA_B_PORT=%s\nHA_A_SOCK=%s\nHA_B_SOCK=%s\n' \
+			"$a" "$b" "$dir/a/sock" "$dir/b/sock" >"$dir/ha.env"
+	fi
+	# shellcheck disable=SC1091
+	. "$dir/ha.env"
+}
+
+stack_ha_port() { # DIR NODE
+	stack_ha_ports "$1"
+	if [ "$2" = a ]; then echo "$HA_A_PORT"; else echo "$HA_B_PORT"; fi
+}
+
+stack_ha_psql() { # DIR NODE SQL
+	local sock=$1/$2/sock
+	# A node started by stack_ha_inspect listens on its inspect folder only.
+	[ -S "$1/$2/inspect/.s.PGSQL.$(stack_ha_port "$1" "$2")" ] && sock=$1/$2/inspect
+	psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p "$(stack_ha_port "$1" "$2")" -U postgres -d postgres -tAc "$3"
+}
+
+# Starts NODE's cluster on its port and socket (extra server options in $3).
+# The port was free when picked, but other test runs share the machine: a
+# node that finds it taken moves to the next free one (no other node's
+# settings name a node's port, only ha.env does) and tries again.
+stack_ha_node_start() { # DIR NODE [OPTIONS]
+	local dir=$1 node=$2 bindir port try
+	bindir=$(stack_pg_bindir) || return 1
+	for ((try = 0; try < 5; try++)); do
+		port=$(stack_ha_port "$dir" "$node")
+		if stack_pg_as "$bindir/pg_ctl" -D "$dir/$node/data" -l "$dir/$node/postgres.log" -w -t 60 \
+			-o "-p $port -k $dir/$node/sock -c listen_addresses=127.0.0.1 ${3:-}" start >/dev/null 2>&1; then
+			head -n 1 "$dir/$node/data/postmaster.pid" >"$dir/$node.ha.pid"
+			return 0
+		fi
+		tail -n 5 "$dir/$node/postgres.log" | grep -q 'Address already in use' || break
+		stack_ha_ports "$dir"
+		if [ "$node" = a ]; then
+			HA_A_PORT=$(stack_free_port $((port + 2)) "$HA_B_PORT")
+		else
+			HA_B_PORT=$(stack_free_port $((port + 2)) "$HA_A_PORT")
+		fi
+		printf 'HA_A_PORT=%s\nHA_B_PORT=%s\nHA_A_SOCK=%s\nHA_B_SOCK=%s\n' \
+			"$HA_A_PORT" "$HA_B_PORT" "$dir/a/sock" "$dir/b/sock" >"$dir/ha.env"
+	done
+	stack_log "PostgreSQL $node did not start, see $dir/$node/postgres.log"
+	return 1
+}
+
+stack_ha_up() { # DIR MODE
+	local dir=$1 mode=$2 bindir i want
+	bindir=$(stack_pg_bindir) || return 1
+	mkdir -p "$dir/a/sock" "$dir/b/sock"
+	chmod 755 "$dir" "$dir/a" "$dir/b"
+	stack_ha_ports "$dir"
+	[ "$(id -u)" = 0 ] && chown -R postgres: "$dir/a" "$dir/b"
+	stack_pg_as "$bindir/initdb" -D "$dir/a/data" -U postgres --auth=trust \
+		-E UTF8 --locale=C.UTF-8 >"$dir/a/initdb.log" 2>&1 ||
+		{ stack_log "initdb failed, see $dir/a/initdb.log"; return 1; }
+	# In postgresql.conf, so that pg_basebackup copies them to the standby
+	# (which becomes a primary in its turn). wal_level=replica is the default;
+	# initdb's pg_hba.conf already lets local and 127.0.0.1 replicate (trust).
+	cat >>"$dir/a/data/postgresql.conf" <<-EOF2
+		fsync = on
+		max_connections = 60
+		max_wal_senders = 4
+		max_replication_slots = 4
+		hot_standby = on
+		wal_keep_size = 256MB
+	EOF2
+	stack_ha_node_start "$dir" a || return 1
+	stack_ha_psql "$dir" a 'create database patients' >/dev/null || return 1
+	stack_pg_as "$bindir/pg_basebackup" -D "$dir/b/data" -h "$dir/a/sock" -p "$HA_A_PORT" -U postgres \
+		-R -X stream -C -S standby_b -c fast >"$dir/b/basebackup.log" 2>&1 ||
+		{ stack_log "pg_basebackup failed, see $dir/b/basebackup.log"; return 1; }
+	stack_ha_node_start "$dir" b || return 1
+	if [ "$mode" = sync ]; then
+		# Set after the base backup, on the primary only: a promoted standby
+		# carrying it would wait forever for a standby of its own.
+		stack_ha_psql "$dir" a "alter system set synchronous_standby_names = '*'" >/dev/null &&
+			stack_ha_psql "$dir" a 'select pg_reload_conf()' >/dev/null || return 1
+	fi
+	want=streaming
+	[ "$mode" = sync ] && want=streaming/sync
+	for ((i = 0; i < 600; i++)); do
+		[ "$(stack_ha_psql "$dir" a "select state || case when sync_state = 'sync' then '/sync' else '' end from pg_stat_replication" 2>/dev/null)" = "$want" ] && return 0
+		sleep 0.1
+	done
+	stack_log "standby b not $want after 60 s"
+	return 1
+}
+
+stack_ha_cut() { # DIR NODE
+	local dir=$1 node=$2 i
+	stack_ha_psql "$dir" "$node" "alter system set primary_conninfo = ''" >/dev/null &&
+		stack_ha_psql "$dir" "$node" 'select pg_reload_conf()' >/dev/null || return 1
+	for ((i = 0; i < 300; i++)); do
+		[ "$(stack_ha_psql "$dir" "$node" 'select count(*) from pg_stat_wal_receiver' 2>/dev/null)" = 0 ] && return 0
+		sleep 0.1
+	done
+	stack_log "standby $node still receiving WAL after 30 s"
+	return 1
+}
+
+stack_ha_kill() { # DIR NODE
+	local dir=$1 node=$2 pm kids i
+	[ -f "$dir/$node.ha.pid" ] || return 0
+	pm=$(cat "$dir/$node.ha.pid")
+	# The postmaster's own children, by parent pid: a backend outliving its
+	# postmaster could still answer a client that holds its connection.
+	kids=$(ps -o pid= --ppid "$pm" 2>/dev/null | tr '\n' ' ')
+	# shellcheck disable=SC2086
+	kill -KILL "$pm" $kids 2>/dev/null
+	for ((i = 0; i < 100; i++)); do
+		kill -0 "$pm" 2>/dev/null || break
+		sleep 0.1
+	done
+	rm -f "$dir/$node.ha.pid"
+	return 0
+}
+
+stack_ha_promote() { # DIR NODE
+	local dir=$1 node=$2 bindir i
+	bindir=$(stack_pg_bindir) || return 1
+	stack_pg_as "$bindir/pg_ctl" -D "$dir/$node/data" -w -t 60 promote >/dev/null ||
+		{ stack_log "promotion of $node failed, see $dir/$node/postgres.log"; return 1; }
+	for ((i = 0; i < 600; i++)); do
+		[ "$(stack_ha_psql "$dir" "$node" 'select pg_is_in_recovery()' 2>/dev/null)" = f ] && return 0
+		sleep 0.1
+	done
+	stack_log "$node still in recovery 60 s after promote"
+	return 1
+}
+
+stack_ha_inspect() { # DIR NODE
+	local dir=$1 node=$2 bindir port
+	bindir=$(stack_pg_bindir) || return 1
+	port=$(stack_ha_port "$dir" "$node")
+	mkdir -p "$dir/$node/inspect"
+	[ "$(id -u)" = 0 ] && chown postgres: "$dir/$node/inspect"
+	stack_pg_as "$bindir/pg_ctl" -D "$dir/$node/data" -l "$dir/$node/inspect.log" -w -t 60 \
+		-o "-p $port -k $dir/$node/inspect -c listen_addresses=" start >/dev/null 2>&1 ||
+		{ stack_log "PostgreSQL $node did not restart, see $dir/$node/inspect.log"; return 1; }
+	head -n 1 "$dir/$node/data/postmaster.pid" >"$dir/$node.ha.pid"
+	return 0
+}
+
+stack_ha_node_down() { # DIR NODE
+	local dir=$1 node=$2 bindir
+	[ -f "$dir/$node/data/PG_VERSION" ] || return 0
+	bindir=$(stack_pg_bindir) || return 1
+	if stack_pg_as "$bindir/pg_ctl" -D "$dir/$node/data" status >/dev/null 2>&1; then
+		stack_pg_as "$bindir/pg_ctl" -D "$dir/$node/data" -m immediate -w -t 30 stop >/dev/null 2>&1
+	fi
+	stack_stop_pid "$dir/$node.ha.pid" 10
+	return 0
+}
+
+stack_ha_down() { # DIR
+	stack_ha_node_down "$1" a
+	stack_ha_node_down "$1" b
+	return 0
+}
