@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "applier.h"
+#include "backoff.h"
 #include "clock.h"
 #include "kafka.h"
 #include "kicker.h"
@@ -120,17 +121,6 @@ static struct applier *consumer_applier(struct consumer *c, int32_t p)
 	return &c->appliers[best];
 }
 
-static long consumer_backoff_ms(struct consumer *c, unsigned attempts)
-{
-	long long cap = c->opt.retry_max_ms, d = CONSUMER_RETRY_BASE_MS;
-
-	for (unsigned i = 1; i < attempts && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	return (long)(d / 2 + rand_r(&c->seed) % (d / 2 + 1));
-}
-
 /* Where a partition with no offset recorded in PostgreSQL starts. */
 static int64_t consumer_default_start(struct consumer *c, int32_t partition)
 {
@@ -150,10 +140,12 @@ static int64_t consumer_default_start(struct consumer *c, int32_t partition)
 }
 
 /* Sets each partition's start from PostgreSQL, the source of truth for what
- * was applied. Retries until the database answers: starting a partition
- * anywhere else could apply a batch twice or skip one. Kafka heartbeats go
- * on in librdkafka's own threads meanwhile. */
-static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+ * was applied, and the appliers' fence with it. Retries until the database
+ * answers: starting a partition anywhere else could apply a batch twice or
+ * skip one. Kafka heartbeats go on in librdkafka's own threads meanwhile.
+ * event names the log line (an assignment or a rewind). */
+static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts,
+				  const char *event)
 {
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -164,7 +156,8 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 
 		while ((r = store_load_offset(c->store, c->group, tp->topic, tp->partition, &next,
 					      &err)) < 0) {
-			long wait = consumer_backoff_ms(c, ++attempts);
+			long wait = backoff_ms(CONSUMER_RETRY_BASE_MS, c->opt.retry_max_ms, ++attempts,
+					       &c->seed);
 
 			log_warning("offset_load_failed",
 				    "partition=%" PRId32 " sqlstate=%s retry_ms=%ld", tp->partition,
@@ -176,20 +169,23 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 			clock_sleep_ms(wait);
 		}
 		tp->offset = r == 1 ? next : consumer_default_start(c, tp->partition);
-		log_info("partition_assigned", "topic=%s partition=%" PRId32 " start=%" PRId64
-			 " from=%s", tp->topic, tp->partition, tp->offset,
-			 r == 1 ? "postgresql" : "default");
+		if (consumer_partition_ok(tp->partition))
+			atomic_store(&c->shared.parts[tp->partition].expected,
+				     r == 1 ? next : STORE_NO_OFFSET);
+		log_info(event, "topic=%s partition=%" PRId32 " start=%" PRId64 " from=%s",
+			 tp->topic, tp->partition, tp->offset, r == 1 ? "postgresql" : "default");
 	}
 }
 
 static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
-	consumer_load_offsets(c, parts);
+	consumer_load_offsets(c, parts, "partition_assigned");
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 
 		if (!consumer_partition_ok(p))
 			continue;
+		applier_rewind_clear(&c->shared, p); /* just loaded: nothing to rewind */
 		if (!c->parts[p].assigned)
 			c->assigned++;
 		c->parts[p].assigned = true;
@@ -237,6 +233,61 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 	 * someone else's. PostgreSQL has the truth either way. */
 	if (!rd_kafka_assignment_lost(c->rk))
 		rd_kafka_commit(c->rk, NULL, 0);
+}
+
+/* Seeks partition p back to the offset PostgreSQL holds, after an applier's
+ * fence failed. Done here, on the polling thread, so that no message read
+ * before the seek can be handed over after it: the partition's generation
+ * is bumped, its jobs dropped (never stored, so not lost), the fence
+ * reloaded, and only then the fetcher moved. Returns 0, or -EAGAIN when the
+ * seek failed (the request stays, tried again next loop; the partition's
+ * jobs are dropped meanwhile). */
+static int consumer_rewind_one(struct consumer *c, int32_t p)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_error_t *error;
+	int r = 0;
+
+	if (!c->parts[p].assigned) {
+		applier_rewind_clear(&c->shared, p); /* someone else's now */
+		return 0;
+	}
+	atomic_fetch_add(&c->shared.parts[p].generation, 1);
+	for (size_t k = 0; k < c->nappliers; k++)
+		applier_forget(&c->appliers[k], p);
+	if (c->held && c->held->partition == p) {
+		rd_kafka_message_destroy(c->held);
+		c->held = NULL;
+	}
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, c->topic, p);
+	consumer_load_offsets(c, l, "partition_rewound");
+	/* No offset at all any more: everything the topic still holds. */
+	if (l->elems[0].offset == RD_KAFKA_OFFSET_INVALID)
+		l->elems[0].offset = RD_KAFKA_OFFSET_BEGINNING;
+	error = rd_kafka_seek_partitions(c->rk, l, 10000);
+	if (error || l->elems[0].err) {
+		log_warning("partition_rewind_failed", "partition=%" PRId32 " error=%s", p,
+			    error ? rd_kafka_error_name(error) : rd_kafka_err2name(l->elems[0].err));
+		r = -EAGAIN;
+	} else {
+		applier_rewind_clear(&c->shared, p);
+		c->parts[p].at_end = false;
+	}
+	if (error)
+		rd_kafka_error_destroy(error);
+	rd_kafka_topic_partition_list_destroy(l);
+	return r;
+}
+
+/* The rewinds the appliers asked for. */
+static void consumer_rewind(struct consumer *c)
+{
+	if (atomic_load(&c->shared.rewinds) == 0)
+		return;
+	for (int32_t p = 0; p < APPLIER_MAX_PARTITIONS && !*c->stop; p++)
+		if (atomic_load(&c->shared.parts[p].rewind))
+			consumer_rewind_one(c, p);
 }
 
 static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -519,6 +570,10 @@ static void consumer_register_metrics(struct consumer *c, struct metrics *m)
 					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
 	am->db_up = metrics_gauge(m, "patients_worker_db_up",
 				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
+	am->rewinds = metrics_counter(m, "patients_worker_offset_rewinds_total",
+				      "Writes refused by the offset fence (PostgreSQL held another "
+				      "offset than this worker last wrote): partition sought back.",
+				      NULL, NULL);
 	c->m_kafka_up = metrics_gauge(m, "patients_worker_kafka_up",
 				      "1 when a connection to a Kafka broker is up.", NULL, NULL);
 	c->m_assigned = metrics_gauge(m, "patients_worker_partitions_assigned",
@@ -755,6 +810,7 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 				consumer_kick_fetcher(c, p);
 		}
 housekeeping:
+		consumer_rewind(c);
 		notify_watchdog();
 		now = clock_mono_ms();
 		if (now - c->last_status_ms >= 5000) {
