@@ -49,6 +49,35 @@ void applier_set_db_up(struct applier_shared *sh, bool up)
 	metrics_gauge_set(sh->metrics.db_up, NULL, up ? 1 : 0);
 }
 
+void applier_register_metrics(struct applier_metrics *am, struct metrics *m)
+{
+	static const char *const outcomes[] = { "applied", "dead_lettered", NULL };
+	static const char *const classes[] = { "undecodable", "invalid", "sql", NULL };
+	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+	am->batches = metrics_counter(m, "patients_worker_batches_total",
+				      "Batches done with, by outcome.", "outcome", outcomes);
+	am->patients = metrics_counter(m, "patients_worker_patients_upserted_total",
+				       "Patients in the batches applied.", NULL, NULL);
+	am->rows = metrics_counter(m, "patients_worker_rows_written_total",
+				   "Rows inserted or updated (older data loses and writes none).",
+				   NULL, NULL);
+	am->dlq = metrics_counter(m, "patients_worker_dlq_total",
+				  "Batches sent to the dead-letter topic, by error class.", "class",
+				  classes);
+	am->retries = metrics_counter(m, "patients_worker_retries_total",
+				      "Transient failures (PostgreSQL, DLQ) retried.", NULL, NULL);
+	am->duration = metrics_histogram(m, "patients_worker_batch_duration_seconds",
+					 "Time to validate and apply one batch (one transaction).",
+					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
+	am->db_up = metrics_gauge(m, "patients_worker_db_up",
+				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
+	am->rewinds = metrics_counter(m, "patients_worker_offset_rewinds_total",
+				      "Writes refused by the offset fence (PostgreSQL held another "
+				      "offset than this worker last wrote): partition sought back.",
+				      NULL, NULL);
+}
+
 bool applier_rewind_clear(struct applier_shared *sh, int32_t p)
 {
 	if (!atomic_exchange(&sh->parts[p].rewind, false))
@@ -503,9 +532,9 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 	return 0;
 }
 
-static bool applier_room_locked(const struct applier *a, struct applier_limit lim)
+static bool applier_room_locked(const struct applier *a, struct schedule_limit lim)
 {
-	return a->queued == 0 || (a->queued < lim.jobs && a->queued_bytes < lim.bytes);
+	return schedule_room(a->queued, a->queued_bytes, lim);
 }
 
 size_t applier_backlog(struct applier *a)
@@ -518,7 +547,7 @@ size_t applier_backlog(struct applier *a)
 	return n;
 }
 
-bool applier_has_room(struct applier *a, struct applier_limit lim)
+bool applier_has_room(struct applier *a, struct schedule_limit lim)
 {
 	bool room;
 
@@ -528,7 +557,7 @@ bool applier_has_room(struct applier *a, struct applier_limit lim)
 	return room;
 }
 
-bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms)
+bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms)
 {
 	struct timespec deadline = clock_deadline_in(timeout_ms);
 	bool room;

@@ -17,9 +17,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "schedule.h"
 #include "store.h"
 
 struct dlq;
+struct metrics;
 struct metrics_family;
 
 #define APPLIER_MAX_PARTITIONS 4096
@@ -72,6 +74,9 @@ struct applier_shared {
 /* Records whether PostgreSQL answered, for readiness and the db_up gauge. */
 void applier_set_db_up(struct applier_shared *sh, bool up);
 
+/* Registers the appliers' metric families in m and points am at them. */
+void applier_register_metrics(struct applier_metrics *am, struct metrics *m);
+
 /* Clears partition p's rewind request. Returns whether one was set. */
 bool applier_rewind_clear(struct applier_shared *sh, int32_t p);
 
@@ -102,22 +107,14 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
  * current generation. */
 int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
 
-/* How much may wait in an applier, not counting the job being applied:
- * at most jobs messages and bytes of message values (one message is always
- * let in, however large). */
-struct applier_limit {
-	size_t jobs;
-	size_t bytes;
-};
-
 /* Jobs waiting plus the one being applied: how busy it is. */
 size_t applier_backlog(struct applier *a);
 
-/* Whether one more message fits within lim. */
-bool applier_has_room(struct applier *a, struct applier_limit lim);
+/* Whether one more message fits within lim (schedule_room). */
+bool applier_has_room(struct applier *a, struct schedule_limit lim);
 
 /* Waits up to timeout_ms for room within lim. Returns whether there is. */
-bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms);
+bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms);
 
 /* After the partition's generation was bumped: drops its queued jobs and
  * waits until the applier is no longer applying one of its batches. */

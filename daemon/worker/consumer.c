@@ -70,7 +70,8 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	struct applier_limit room; /* per applier */
+	size_t *backlog; /* consumer_applier's look at each applier, nappliers */
+	struct schedule_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	uint64_t held_since_ms;
 	uint64_t released_ms; /* when the last hold ended */
@@ -105,20 +106,13 @@ static bool consumer_partition_ok(int32_t p)
 static struct applier *consumer_applier(struct consumer *c, int32_t p)
 {
 	struct consumer_partition *cp = &c->parts[p];
-	size_t best = 0, best_load = SIZE_MAX;
+	bool pending = atomic_load(&c->shared.parts[p].pending) > 0;
 
-	if (cp->applier >= 0 && atomic_load(&c->shared.parts[p].pending) > 0)
-		return &c->appliers[cp->applier];
-	for (size_t i = 0; i < c->nappliers && best_load > 0; i++) {
-		size_t load = applier_backlog(&c->appliers[i]);
-
-		if (load < best_load) {
-			best = i;
-			best_load = load;
-		}
-	}
-	cp->applier = (int)best;
-	return &c->appliers[best];
+	if (!(cp->applier >= 0 && pending))
+		for (size_t i = 0; i < c->nappliers; i++)
+			c->backlog[i] = applier_backlog(&c->appliers[i]);
+	cp->applier = (int)schedule_choose(cp->applier, pending, c->backlog, c->nappliers);
+	return &c->appliers[cp->applier];
 }
 
 /* Where a partition with no offset recorded in PostgreSQL starts. */
@@ -546,34 +540,9 @@ bool consumer_ready(const struct consumer *c)
 
 static void consumer_register_metrics(struct consumer *c, struct metrics *m)
 {
-	static const char *const outcomes[] = { "applied", "dead_lettered", NULL };
-	static const char *const classes[] = { "undecodable", "invalid", "sql", NULL };
-	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-	struct applier_metrics *am = &c->shared.metrics;
-
 	if (!m)
 		return;
-	am->batches = metrics_counter(m, "patients_worker_batches_total",
-				      "Batches done with, by outcome.", "outcome", outcomes);
-	am->patients = metrics_counter(m, "patients_worker_patients_upserted_total",
-				       "Patients in the batches applied.", NULL, NULL);
-	am->rows = metrics_counter(m, "patients_worker_rows_written_total",
-				   "Rows inserted or updated (older data loses and writes none).",
-				   NULL, NULL);
-	am->dlq = metrics_counter(m, "patients_worker_dlq_total",
-				  "Batches sent to the dead-letter topic, by error class.", "class",
-				  classes);
-	am->retries = metrics_counter(m, "patients_worker_retries_total",
-				      "Transient failures (PostgreSQL, DLQ) retried.", NULL, NULL);
-	am->duration = metrics_histogram(m, "patients_worker_batch_duration_seconds",
-					 "Time to validate and apply one batch (one transaction).",
-					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
-	am->db_up = metrics_gauge(m, "patients_worker_db_up",
-				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
-	am->rewinds = metrics_counter(m, "patients_worker_offset_rewinds_total",
-				      "Writes refused by the offset fence (PostgreSQL held another "
-				      "offset than this worker last wrote): partition sought back.",
-				      NULL, NULL);
+	applier_register_metrics(&c->shared.metrics, m);
 	c->m_kafka_up = metrics_gauge(m, "patients_worker_kafka_up",
 				      "1 when a connection to a Kafka broker is up.", NULL, NULL);
 	c->m_assigned = metrics_gauge(m, "patients_worker_partitions_assigned",
@@ -595,6 +564,7 @@ void consumer_free(struct consumer *c)
 	if (c->held)
 		rd_kafka_message_destroy(c->held);
 	free(c->appliers);
+	free(c->backlog);
 	free(c->shared.parts);
 	free(c->parts);
 	free(c->group);
@@ -639,6 +609,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	struct consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *conf = NULL;
 	char errstr[512];
+	int r = -EINVAL;
 
 	if (!c)
 		goto nomem;
@@ -654,7 +625,8 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->room.jobs = CONSUMER_QUEUE_JOBS;
 	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
-	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers)
+	c->backlog = calloc(c->nappliers, sizeof(*c->backlog));
+	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers || !c->backlog)
 		goto nomem;
 	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
 		c->parts[i].end_offset = -1;
@@ -684,7 +656,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->shared.retry_max_ms = opt->retry_max_ms;
 	applier_set_db_up(&c->shared, true);
 	for (size_t i = 0; i < c->nappliers; i++) {
-		int r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
+		r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
 		if (r < 0) {
 			snprintf(err, errsize, "applier %zu: %s", i, strerror(-r));
 			goto fail;
@@ -694,11 +666,12 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	return 0;
 nomem:
 	snprintf(err, errsize, "out of memory");
+	r = -ENOMEM;
 fail:
 	if (conf)
 		rd_kafka_conf_destroy(conf);
 	consumer_free(c);
-	return -EINVAL;
+	return r;
 }
 
 /* After a hold, librdkafka's queue drains as the appliers take messages,
@@ -767,6 +740,66 @@ static bool consumer_wait_kafka(struct consumer *c)
 	return true;
 }
 
+/* One turn of the polling loop: places the held message, or polls one and
+ * hands it over. While a held message finds no room, it does not poll
+ * (librdkafka buffers), until CONSUMER_HOLD_PAUSE_MS have passed: then
+ * every partition is paused and polling goes on, for the group's sake. */
+static void consumer_poll_once(struct consumer *c)
+{
+	rd_kafka_message_t *m;
+
+	if (c->held && !consumer_place_held(c) && !c->paused) {
+		if (clock_mono_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
+			consumer_pause_all(c, true);
+		return;
+	}
+	m = rd_kafka_consumer_poll(c->rk, 100);
+	if (!m)
+		return;
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		consumer_eof(c, m);
+		rd_kafka_message_destroy(m);
+	} else if (m->err) {
+		log_warning("kafka_error", "error=%s message=%s", rd_kafka_err2name(m->err),
+			    rd_kafka_err2str(m->err));
+		rd_kafka_message_destroy(m);
+	} else {
+		int32_t p = m->partition;
+
+		consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
+		if (!c->held)
+			consumer_kick_fetcher(c, p);
+	}
+}
+
+/* What every turn does besides polling: rewinds, the watchdog, STATUS=
+ * every 5 s. Returns true once caught up with exit_at_end. */
+static bool consumer_housekeeping(struct consumer *c)
+{
+	uint64_t now;
+
+	consumer_rewind(c);
+	notify_watchdog();
+	now = clock_mono_ms();
+	if (now - c->last_status_ms >= 5000) {
+		consumer_update_totals(c);
+		notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64
+			      " patients=%" PRIu64 " dlq=%" PRIu64 " retries=%" PRIu64,
+			      !atomic_load(&c->shared.db_up)  ? "PostgreSQL unavailable"
+			      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
+							   : "consuming",
+			      c->assigned, c->lag, c->totals.batches, c->totals.patients,
+			      c->totals.dead_lettered, c->totals.retries);
+		c->last_status_ms = now;
+	}
+	if (!c->opt.exit_at_end || !consumer_caught_up(c))
+		return false;
+	consumer_update_totals(c);
+	log_notice("caught_up", "batches=%" PRIu64 " patients=%" PRIu64, c->totals.batches,
+		   c->totals.patients);
+	return true;
+}
+
 int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
@@ -784,52 +817,9 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		return 0; /* stopped while waiting */
 	notify_ready("consuming");
 	while (!*stop) {
-		rd_kafka_message_t *m = NULL;
-		uint64_t now;
-
-		if (c->held && consumer_place_held(c)) {
-			m = NULL; /* placed; poll on */
-		} else if (c->held && !c->paused) {
-			if (clock_mono_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
-				consumer_pause_all(c, true);
-			goto housekeeping; /* not polling: librdkafka buffers */
-		}
-		m = rd_kafka_consumer_poll(c->rk, 100);
-		if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			consumer_eof(c, m);
-			rd_kafka_message_destroy(m);
-		} else if (m && m->err) {
-			log_warning("kafka_error", "error=%s message=%s", rd_kafka_err2name(m->err),
-				    rd_kafka_err2str(m->err));
-			rd_kafka_message_destroy(m);
-		} else if (m) {
-			int32_t p = m->partition;
-
-			consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
-			if (!c->held)
-				consumer_kick_fetcher(c, p);
-		}
-housekeeping:
-		consumer_rewind(c);
-		notify_watchdog();
-		now = clock_mono_ms();
-		if (now - c->last_status_ms >= 5000) {
-			consumer_update_totals(c);
-			notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64
-				      " patients=%" PRIu64 " dlq=%" PRIu64 " retries=%" PRIu64,
-				      !atomic_load(&c->shared.db_up)	? "PostgreSQL unavailable"
-				      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
-								   : "consuming",
-				      c->assigned, c->lag, c->totals.batches, c->totals.patients,
-				      c->totals.dead_lettered, c->totals.retries);
-			c->last_status_ms = now;
-		}
-		if (c->opt.exit_at_end && consumer_caught_up(c)) {
-			consumer_update_totals(c);
-			log_notice("caught_up", "batches=%" PRIu64 " patients=%" PRIu64,
-				   c->totals.batches, c->totals.patients);
-			break;
-		}
+		consumer_poll_once(c);
+		if (consumer_housekeeping(c))
+			break; /* caught up (exit_at_end) */
 	}
 	return 0;
 }
