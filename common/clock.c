@@ -22,11 +22,25 @@ void clock_sleep_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-struct timespec clock_realtime_in(long ms)
+int clock_cond_init(pthread_cond_t *cv)
+{
+	pthread_condattr_t attr;
+	int r = pthread_condattr_init(&attr);
+
+	if (r != 0)
+		return r;
+	r = pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+	if (r == 0)
+		r = pthread_cond_init(cv, &attr);
+	pthread_condattr_destroy(&attr);
+	return r;
+}
+
+struct timespec clock_deadline_in(long ms)
 {
 	struct timespec t;
 
-	clock_gettime(CLOCK_REALTIME, &t);
+	clock_gettime(CLOCK_MONOTONIC, &t);
 	t.tv_sec += ms / 1000;
 	t.tv_nsec += (ms % 1000) * 1000000L;
 	if (t.tv_nsec >= 1000000000L) {

@@ -19,6 +19,7 @@
 
 #include "clock.h"
 #include "envelope.h"
+#include "framing.h"
 #include "keys.h"
 #include "log.h"
 #include "metrics.h"
@@ -37,11 +38,18 @@
  * without waiting for "100 Continue") is read and dropped so that the
  * client can read its 413, but not forever. */
 #define HTTP_DISCARD_FACTOR 4
+/* libmicrohttpd's memory per connection, above --max-header-bytes so that
+ * a head over the limit (a long request line included) still reaches our
+ * handler and gets our 431 or 414, with our envelope and headers; only a
+ * head over this reaches libmicrohttpd's own bare answer. */
+#define HTTP_POOL_BYTES(max_header) (2 * (max_header) + 64 * 1024)
 
 static const char http_success[] = "{\"data\":[{\"message\":\"Success\"}]}";
 
 /* Where a request is; the handler is called again at each step. */
 enum http_stage {
+	HTTP_STAGE_HEAD = 0,   /* the handler's first call: headers only */
+	HTTP_STAGE_DRAIN,      /* refused; the body is read and dropped first */
 	HTTP_STAGE_BODY,       /* head accepted, body arriving */
 	HTTP_STAGE_PUBLISHING, /* suspended until its delivery report */
 	HTTP_STAGE_ANSWERED,
@@ -60,6 +68,7 @@ struct http {
 	struct publisher *publisher;
 	struct ratelimit *rl;
 	size_t max_body;
+	size_t max_head;
 
 	/* Readers authenticate under it; http_set_keys swaps under it. */
 	pthread_rwlock_t keys_lock;
@@ -91,6 +100,9 @@ struct http_request {
 	char *body;
 	size_t len, cap, discarded;
 	bool too_large;
+	bool close;	 /* framing not to be trusted: answer, then close */
+	bool answer_now; /* a refusal is sent before the body, which is not read */
+	struct MHD_Response *deferred; /* the refusal, until the body is read */
 	size_t patients;
 	uint64_t start_us, publish_us;
 };
@@ -137,9 +149,20 @@ static enum MHD_Result http_answer(struct http_request *req, unsigned status, co
 		http_add_header_uint(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->rl.retry_after_s);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
-	/* Draining for a stop: send keep-alive clients elsewhere. */
-	if (atomic_load(&h->closing))
+	/* Draining for a stop: send keep-alive clients elsewhere. A request
+	 * framed so that its end is unknown: the connection cannot go on. */
+	if (atomic_load(&h->closing) || req->close)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+	if (req->stage == HTTP_STAGE_HEAD && !req->answer_now) {
+		/* libmicrohttpd 0.9.75 closes the connection of any answer queued
+		 * on the first call, body or not: keep it until the final call,
+		 * the body read and dropped, so that the connection stays open
+		 * for the next request (a new TLS handshake otherwise). */
+		req->deferred = resp;
+		req->status = status;
+		req->stage = HTTP_STAGE_DRAIN;
+		return MHD_YES;
+	}
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
 	req->status = status;
@@ -228,7 +251,9 @@ static bool http_authenticate(struct http *h, struct http_request *req)
 }
 
 /* The first call: headers only. Everything that can be refused without the
- * body is refused here, before a byte of it is read. */
+ * body is refused here (answered once the body is read and dropped, or at
+ * once when the client waits for "100 Continue" or the body is too large to
+ * drop). */
 static enum MHD_Result http_head(struct http *h, struct http_request *req, const char *url,
 				 const char *method)
 {
@@ -503,6 +528,87 @@ static struct http_request *http_request_new(struct http *h, struct MHD_Connecti
 	return req;
 }
 
+struct http_fields {
+	struct framing_header *v;
+	size_t n, cap;
+};
+
+static enum MHD_Result http_field(void *cls, enum MHD_ValueKind kind, const char *key,
+				  size_t key_size, const char *value, size_t value_size)
+{
+	struct http_fields *f = cls;
+
+	(void)kind;
+	if (f->v && f->n < f->cap)
+		f->v[f->n] = (struct framing_header){ key, key_size, value, value_size };
+	f->n++;
+	return MHD_YES;
+}
+
+/* The framing checks on the head as libmicrohttpd parsed it (see
+ * framing.h), then the routing on the normalized path. */
+static enum MHD_Result http_begin(struct http *h, struct http_request *req, const char *url,
+				  const char *method, const char *version)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct http_fields fields = { 0 };
+	struct framing_request fr;
+	struct framing_verdict v;
+	const char *expect;
+	char *path = NULL;
+	enum MHD_Result a;
+
+	ci = MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	/* Counted, then collected: a head holds as many fields as it likes. */
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, http_field, &fields);
+	fields.cap = fields.n;
+	fields.n = 0;
+	fields.v = fields.cap ? calloc(fields.cap, sizeof(*fields.v)) : NULL;
+	path = malloc(FRAMING_TARGET_MAX + 1);
+	if ((fields.cap && !fields.v) || !path || !ci) {
+		req->close = req->answer_now = true;
+		a = http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory", NULL, NULL);
+		goto out;
+	}
+	MHD_get_connection_values_n(req->conn, MHD_HEADER_KIND, http_field, &fields);
+	fr = (struct framing_request){
+		.method = method,
+		.target = url,
+		.http10 = strcmp(version, MHD_HTTP_VERSION_1_0) == 0,
+		.headers = fields.v,
+		.header_count = fields.n,
+		.head_bytes = ci->header_size,
+		.max_head_bytes = h->max_head,
+	};
+	/* The layout check knows how libmicrohttpd 0.9.x parses in place; 1.0
+	 * parses differently (and refuses bare LF itself when told to). */
+	if (framing_check(&fr, path, FRAMING_TARGET_MAX + 1, &v) == 0 &&
+	    MHD_VERSION < 0x01000000 &&
+	    !framing_lines_crlf(method, ci->header_size, version, fields.v, fields.n))
+		v = (struct framing_verdict){
+			.status = 400,
+			.close = true,
+			.message = "malformed line: bare LF, NUL or a folded field",
+		};
+	if (v.status) {
+		req->close = v.close;
+		req->answer_now = v.close;
+		a = http_error(req, v.status, v.message, NULL, NULL);
+		goto out;
+	}
+	expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+	/* A refusal before the body: a client waiting for "100 Continue" need
+	 * not send it, and one too large to drop is not read. */
+	req->answer_now = ((v.chunked || v.content_length > 0) && expect &&
+			   strcasecmp(expect, "100-continue") == 0) ||
+			  v.content_length > (uint64_t)HTTP_DISCARD_FACTOR * h->max_body;
+	a = http_head(h, req, path, method);
+out:
+	free(fields.v);
+	free(path);
+	return a;
+}
+
 static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const char *url,
 				   const char *method, const char *version,
 				   const char *upload_data, size_t *upload_data_size,
@@ -511,15 +617,29 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 	struct http *h = cls;
 	struct http_request *req = *con_cls;
 
-	(void)version;
 	if (!req) {
 		req = http_request_new(h, conn);
 		if (!req)
 			return MHD_NO;
 		*con_cls = req;
-		return http_head(h, req, url, method);
+		return http_begin(h, req, url, method, version);
 	}
 	switch (req->stage) {
+	case HTTP_STAGE_HEAD:
+		break;
+	case HTTP_STAGE_DRAIN:
+		if (*upload_data_size) {
+			req->discarded += *upload_data_size;
+			*upload_data_size = 0;
+			return req->discarded > HTTP_DISCARD_FACTOR * h->max_body ? MHD_NO : MHD_YES;
+		} else {
+			enum MHD_Result r = MHD_queue_response(req->conn, req->status, req->deferred);
+
+			MHD_destroy_response(req->deferred);
+			req->deferred = NULL;
+			req->stage = HTTP_STAGE_ANSWERED;
+			return r;
+		}
 	case HTTP_STAGE_BODY:
 		if (*upload_data_size)
 			return http_body_chunk(h, req, upload_data, upload_data_size);
@@ -572,6 +692,8 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 		  req->id, status, req->tenant[0] ? req->tenant : "-", req->patients, seconds * 1e3,
 		  end, req->client_id[0] ? " client_request_id=" : "",
 		  req->client_id[0] ? log_quote(client, sizeof(client), req->client_id) : "");
+	if (req->deferred)
+		MHD_destroy_response(req->deferred);
 	free(req->body);
 	free(req);
 	*con_cls = NULL;
@@ -592,8 +714,8 @@ static void http_connection(void *cls, struct MHD_Connection *conn, void **socke
 
 static int http_register_metrics(struct http *h, struct metrics *m)
 {
-	static const char *const statuses[] = { "200", "400", "401", "404", "405", "413",
-						"415", "422", "429", "503", NULL };
+	static const char *const statuses[] = { "200", "400", "401", "404", "405", "413", "414",
+						"415", "422", "429", "431", "501", "503", NULL };
 	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					  0.5,	 1,    2.5,   5,    10,	 30 };
 	size_t nb = sizeof(seconds) / sizeof(seconds[0]);
@@ -619,6 +741,14 @@ static int http_register_metrics(struct http *h, struct metrics *m)
 	    !h->m_inflight || !h->m_connections)
 		return -errno;
 	return 0;
+}
+
+/* libmicrohttpd's unescaper, replaced by one that leaves the target alone. */
+static size_t http_unescape_none(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
 }
 
 int http_start(struct http **out, const struct http_options *opt, struct keys *keys, char *err,
@@ -667,6 +797,7 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 	pthread_mutex_init(&h->id_lock, NULL);
 	h->publisher = opt->publisher;
 	h->max_body = opt->max_body_bytes;
+	h->max_head = opt->max_header_bytes;
 	atomic_init(&h->inflight, 0);
 	atomic_init(&h->active, 0);
 	atomic_init(&h->closing, false);
@@ -696,7 +827,14 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opt->read_timeout_s,
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, opt->max_header_bytes,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES(opt->max_header_bytes),
+		/* The target as sent, not decoded: framing_normalize_path decodes
+		 * what is safe to, so that %2F and %00 never route. */
+		MHD_OPTION_UNESCAPE_CALLBACK, http_unescape_none, NULL,
+		/* Its default, said out loud: at 1 libmicrohttpd would refuse a
+		 * missing Host and spaces in the target itself, with its own bare
+		 * 400; framing_check refuses them with ours. */
+		MHD_OPTION_STRICT_FOR_CLIENT, (int)0,
 		MHD_OPTION_NOTIFY_COMPLETED, http_completed, h,
 		MHD_OPTION_NOTIFY_CONNECTION, http_connection, h,
 		MHD_OPTION_ARRAY, tls,

@@ -94,7 +94,7 @@ static const struct setting gateway_settings[] = {
 	  OPT(read_timeout_s), "S", "a connection that sends nothing for this long is closed" },
 	{ "max-header-bytes", 0, SETTING_INT, "PATIENTS_MAX_HEADER_BYTES", "32768", 8192, 1048576,
 	  OPT(max_header_bytes), "BYTES",
-	  "memory per connection for the request head (larger heads: 431)" },
+	  "largest request head (larger: 431; a target over 8000 bytes: 414)" },
 	{ "threads", 0, SETTING_INT, "PATIENTS_THREADS", "0", 0, 256, OPT(threads), "N",
 	  "HTTP threads; 0: one per CPU" },
 	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),

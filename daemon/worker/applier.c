@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "backoff.h"
 #include "clock.h"
 #include "dlq.h"
 #include "envelope.h"
@@ -39,7 +40,7 @@ struct applier_job {
 enum applier_outcome {
 	APPLIER_DONE,	 /* applied, or dead-lettered: the partition moves on */
 	APPLIER_RETRY,	 /* transient failure: try the same batch again */
-	APPLIER_LET_GO, /* stopping, or the partition was revoked meanwhile */
+	APPLIER_LET_GO, /* stopping, revoked meanwhile, or to be rewound */
 };
 
 void applier_set_db_up(struct applier_shared *sh, bool up)
@@ -48,9 +49,51 @@ void applier_set_db_up(struct applier_shared *sh, bool up)
 	metrics_gauge_set(sh->metrics.db_up, NULL, up ? 1 : 0);
 }
 
+void applier_register_metrics(struct applier_metrics *am, struct metrics *m)
+{
+	static const char *const outcomes[] = { "applied", "dead_lettered", NULL };
+	static const char *const classes[] = { "undecodable", "invalid", "sql", NULL };
+	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
+
+	am->batches = metrics_counter(m, "patients_worker_batches_total",
+				      "Batches done with, by outcome.", "outcome", outcomes);
+	am->patients = metrics_counter(m, "patients_worker_patients_upserted_total",
+				       "Patients in the batches applied.", NULL, NULL);
+	am->rows = metrics_counter(m, "patients_worker_rows_written_total",
+				   "Rows inserted or updated (older data loses and writes none).",
+				   NULL, NULL);
+	am->dlq = metrics_counter(m, "patients_worker_dlq_total",
+				  "Batches sent to the dead-letter topic, by error class.", "class",
+				  classes);
+	am->retries = metrics_counter(m, "patients_worker_retries_total",
+				      "Transient failures (PostgreSQL, DLQ) retried.", NULL, NULL);
+	am->duration = metrics_histogram(m, "patients_worker_batch_duration_seconds",
+					 "Time to validate and apply one batch (one transaction).",
+					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
+	am->db_up = metrics_gauge(m, "patients_worker_db_up",
+				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
+	am->rewinds = metrics_counter(m, "patients_worker_offset_rewinds_total",
+				      "Writes refused by the offset fence (PostgreSQL held another "
+				      "offset than this worker last wrote): partition sought back.",
+				      NULL, NULL);
+}
+
+bool applier_rewind_clear(struct applier_shared *sh, int32_t p)
+{
+	if (!atomic_exchange(&sh->parts[p].rewind, false))
+		return false;
+	atomic_fetch_sub(&sh->rewinds, 1);
+	return true;
+}
+
+/* Still of the partition's current generation, and not waiting for a
+ * rewind (whatever follows a failed fence is re-read from PostgreSQL's
+ * offset). */
 static bool applier_job_current(const struct applier *a, const struct applier_job *job)
 {
-	return atomic_load(&a->sh->parts[job->m->partition].generation) == job->generation;
+	const struct applier_partition *pp = &a->sh->parts[job->m->partition];
+
+	return atomic_load(&pp->generation) == job->generation && !atomic_load(&pp->rewind);
 }
 
 /* Still this applier's to finish: not stopping, not revoked. With a->mu
@@ -82,6 +125,47 @@ static bool applier_dlq_wanted(void *opaque)
 	return applier_job_wanted(w->a, w->job);
 }
 
+/* The job's place, fenced on what this worker last wrote for it. */
+static struct store_position applier_position(const struct applier *a,
+					      const struct applier_job *job)
+{
+	const rd_kafka_message_t *m = job->m;
+
+	return (struct store_position){
+		.group = a->sh->group,
+		.topic = rd_kafka_topic_name(m->rkt),
+		.partition = m->partition,
+		.offset = m->offset,
+		.expected = atomic_load(&a->sh->parts[m->partition].expected),
+	};
+}
+
+/* PostgreSQL holds another next_offset than the one this worker last
+ * wrote: it went back in time (a failover to a standby that had not
+ * received the last commits, a restore) or another member wrote the
+ * partition. Returns true when the batch is already in (stored is just
+ * past it: a commit whose answer was lost, or the new owner's); otherwise
+ * asks the consumer to seek the partition to stored and returns false. */
+static bool applier_fence_failed(struct applier *a, const struct store_position *pos,
+				 int64_t stored)
+{
+	struct applier_partition *pp = &a->shw->parts[pos->partition];
+
+	if (stored == pos->offset + 1) {
+		atomic_store(&pp->expected, stored);
+		log_notice("batch_already_applied", "partition=%" PRId32 " offset=%" PRId64,
+			   pos->partition, pos->offset);
+		return true;
+	}
+	log_warning("offset_fence", "partition=%" PRId32 " offset=%" PRId64 " expected=%lld"
+		    " stored=%lld action=rewind", pos->partition, pos->offset,
+		    (long long)pos->expected, (long long)stored);
+	if (!atomic_exchange(&pp->rewind, true))
+		atomic_fetch_add(&a->shw->rewinds, 1);
+	metrics_counter_add(a->sh->metrics.rewinds, NULL, 1);
+	return false;
+}
+
 /* Kafka may forget this message: PostgreSQL committed it (or its skip). */
 static void applier_store_offset(struct applier *a, const struct applier_job *job)
 {
@@ -109,6 +193,8 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 	const rd_kafka_message_t *m = job->m;
 	struct store_error err = { 0 };
 	struct applier_dlq_wait wait = { a, job };
+	struct store_position pos = applier_position(a, job);
+	int64_t stored;
 	int r;
 
 	r = dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS, applier_dlq_wanted,
@@ -117,11 +203,19 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 		return APPLIER_LET_GO;
 	if (r < 0)
 		return APPLIER_RETRY;
-	if (store_skip_offset(&a->store, a->sh->group, rd_kafka_topic_name(m->rkt), m->partition,
-			      m->offset, &err) < 0) {
+	r = store_skip_offset(&a->store, &pos, &stored, &err);
+	if (r == -ESTALE) {
+		applier_set_db_up(a->shw, true);
+		if (!applier_fence_failed(a, &pos, stored))
+			return APPLIER_LET_GO;
+		applier_store_offset(a, job);
+		return APPLIER_DONE;
+	}
+	if (r < 0) {
 		applier_set_db_up(a->shw, false);
 		return APPLIER_RETRY;
 	}
+	atomic_store(&a->shw->parts[m->partition].expected, m->offset + 1);
 	log_warning("batch_dead_lettered", "partition=%" PRId32 " offset=%" PRId64 " class=%s",
 		    m->partition, m->offset, error_class);
 	atomic_fetch_add(&a->shw->totals.dead_lettered, 1);
@@ -235,11 +329,17 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	const rd_kafka_message_t *m = job->m;
 	const struct applier_decoded *d = &job->d;
 	struct store_error serr = { 0 };
+	struct store_position pos = applier_position(a, job);
 	char why[512], q[300];
 	uint64_t started = clock_mono_ms();
+	int64_t stored = STORE_NO_OFFSET;
 	long written = 0;
 	int r;
 
+	/* Before what PostgreSQL already holds: applied (a message fetched
+	 * before a rewind). Nothing to write, nothing to store. */
+	if (pos.expected != STORE_NO_OFFSET && m->offset < pos.expected)
+		return APPLIER_DONE;
 	if (!job->decoded || d->rc == -ENOMEM)
 		applier_decode(job);
 	if (d->rc == -ENOMEM)
@@ -247,11 +347,17 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	if (d->rc < 0)
 		return applier_dead_letter(a, job, d->rc == -EBADMSG ? "undecodable" : "invalid",
 					   d->why);
-	r = store_apply_send(&a->store, &d->batch, &d->env.meta, a->sh->group,
-			     rd_kafka_topic_name(m->rkt), m->partition, m->offset, &serr);
+	r = store_apply_send(&a->store, &d->batch, &d->env.meta, &pos, &serr);
 	if (r == 0) {
 		applier_decode_ahead(a);
-		r = store_apply_finish(&a->store, &written, &serr);
+		r = store_apply_finish(&a->store, &written, &stored, &serr);
+	}
+	if (r == -ESTALE) {
+		applier_set_db_up(a->shw, true);
+		if (!applier_fence_failed(a, &pos, stored))
+			return APPLIER_LET_GO;
+		applier_store_offset(a, job);
+		return APPLIER_DONE;
 	}
 	if (r < 0 && serr.failure == STORE_PERMANENT) {
 		applier_set_db_up(a->shw, true);
@@ -267,6 +373,7 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 		return APPLIER_RETRY;
 	}
 	applier_set_db_up(a->shw, true);
+	atomic_store(&a->shw->parts[m->partition].expected, m->offset + 1);
 	applier_store_offset(a, job);
 	atomic_fetch_add(&a->shw->totals.batches, 1);
 	atomic_fetch_add(&a->shw->totals.patients, d->batch.count);
@@ -283,24 +390,11 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	return APPLIER_DONE;
 }
 
-/* Capped exponential backoff with full jitter in its upper half: a fleet of
- * workers that lost the same database does not come back in lockstep. */
-static long applier_backoff_ms(struct applier *a, unsigned attempts)
-{
-	long long cap = a->sh->retry_max_ms, d = APPLIER_RETRY_BASE_MS;
-
-	for (unsigned i = 1; i < attempts && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	return (long)(d / 2 + rand_r(&a->seed) % (d / 2 + 1));
-}
-
 /* Sleeps before a retry, waking early for a stop or a revocation. Returns
  * false when the job is to be abandoned. */
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
-	struct timespec deadline = clock_realtime_in(wait_ms);
+	struct timespec deadline = clock_deadline_in(wait_ms);
 	bool wanted;
 
 	pthread_mutex_lock(&a->mu);
@@ -318,7 +412,8 @@ static void applier_run_job(struct applier *a, struct applier_job *job)
 	enum applier_outcome o;
 
 	while ((o = applier_try(a, job)) == APPLIER_RETRY) {
-		long wait = applier_backoff_ms(a, ++attempts);
+		long wait = backoff_ms(APPLIER_RETRY_BASE_MS, a->sh->retry_max_ms, ++attempts,
+				       &a->seed);
 
 		atomic_fetch_add(&a->shw->totals.retries, 1);
 		metrics_counter_add(a->sh->metrics.retries, NULL, 1);
@@ -334,7 +429,9 @@ static void applier_run_job(struct applier *a, struct applier_job *job)
 	if (o == APPLIER_LET_GO)
 		log_notice("batch_abandoned", "partition=%" PRId32 " offset=%" PRId64 " reason=%s",
 			   job->m->partition, job->m->offset,
-			   applier_job_current(a, job) ? "stopping" : "revoked");
+			   atomic_load(&a->sh->parts[job->m->partition].rewind) ? "rewind"
+			   : applier_job_current(a, job)			   ? "stopping"
+										   : "revoked");
 }
 
 static void applier_job_free(struct applier *a, struct applier_job *job)
@@ -395,10 +492,16 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
 	if (r < 0)
 		return r;
 	pthread_mutex_init(&a->mu, NULL);
-	pthread_cond_init(&a->cv, NULL);
-	pthread_cond_init(&a->idle_cv, NULL);
-	r = pthread_create(&a->thread, NULL, applier_main, a);
+	/* Timed waits (retry backoff, room) on the monotonic clock. */
+	r = clock_cond_init(&a->cv);
+	if (r == 0 && (r = clock_cond_init(&a->idle_cv)) != 0)
+		pthread_cond_destroy(&a->cv);
+	if (r == 0 && (r = pthread_create(&a->thread, NULL, applier_main, a)) != 0) {
+		pthread_cond_destroy(&a->idle_cv);
+		pthread_cond_destroy(&a->cv);
+	}
 	if (r != 0) {
+		pthread_mutex_destroy(&a->mu);
 		store_close(&a->store);
 		return -r;
 	}
@@ -429,9 +532,9 @@ int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
 	return 0;
 }
 
-static bool applier_room_locked(const struct applier *a, struct applier_limit lim)
+static bool applier_room_locked(const struct applier *a, struct schedule_limit lim)
 {
-	return a->queued == 0 || (a->queued < lim.jobs && a->queued_bytes < lim.bytes);
+	return schedule_room(a->queued, a->queued_bytes, lim);
 }
 
 size_t applier_backlog(struct applier *a)
@@ -444,7 +547,7 @@ size_t applier_backlog(struct applier *a)
 	return n;
 }
 
-bool applier_has_room(struct applier *a, struct applier_limit lim)
+bool applier_has_room(struct applier *a, struct schedule_limit lim)
 {
 	bool room;
 
@@ -454,9 +557,9 @@ bool applier_has_room(struct applier *a, struct applier_limit lim)
 	return room;
 }
 
-bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms)
+bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms)
 {
-	struct timespec deadline = clock_realtime_in(timeout_ms);
+	struct timespec deadline = clock_deadline_in(timeout_ms);
 	bool room;
 
 	pthread_mutex_lock(&a->mu);

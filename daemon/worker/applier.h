@@ -1,7 +1,10 @@
 /* applier: a thread with its own PostgreSQL connection that applies the
- * batches handed to it, in order. The consumer gives every partition to one
- * applier (partition mod N), so batches of one partition stay in order while
- * different partitions are applied concurrently. */
+ * batches handed to it, in order. The consumer gives a partition to one
+ * applier at a time (it stays there while it has a batch there), so batches
+ * of one partition stay in order while different partitions are applied
+ * concurrently. Every write is fenced on the offset PostgreSQL holds
+ * (store_position); a failed fence asks the consumer to rewind the
+ * partition to what PostgreSQL says. */
 #ifndef PATIENTS_APPLIER_H
 #define PATIENTS_APPLIER_H
 
@@ -14,9 +17,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "schedule.h"
 #include "store.h"
 
 struct dlq;
+struct metrics;
 struct metrics_family;
 
 #define APPLIER_MAX_PARTITIONS 4096
@@ -27,6 +32,14 @@ struct applier_partition {
 	 * are abandoned (uncommitted; the next owner starts from PostgreSQL). */
 	atomic_uint generation;
 	atomic_int pending; /* jobs queued or being applied */
+	/* The next_offset PostgreSQL should hold: loaded at assignment (or a
+	 * rewind) by the consumer, then written by the one applier that has
+	 * the partition's batches. STORE_NO_OFFSET: no row. */
+	atomic_llong expected;
+	/* Set by an applier whose fence failed; the consumer seeks the
+	 * partition back to PostgreSQL's offset and clears it. Meanwhile the
+	 * partition's jobs are dropped unapplied (nothing stored: re-read). */
+	atomic_bool rewind;
 };
 
 struct applier_totals {
@@ -42,6 +55,7 @@ struct applier_metrics {
 	struct metrics_family *retries;	 /* counter: transient failures retried */
 	struct metrics_family *duration; /* histogram: seconds to apply a batch */
 	struct metrics_family *db_up;	 /* gauge */
+	struct metrics_family *rewinds;	 /* counter: failed fences, partitions sought back */
 };
 
 /* Owned by the consumer; read by the appliers. */
@@ -53,11 +67,18 @@ struct applier_shared {
 	struct applier_partition *parts; /* APPLIER_MAX_PARTITIONS */
 	struct applier_totals totals;
 	atomic_bool db_up; /* the last statement reached PostgreSQL */
+	atomic_int rewinds; /* partitions with rewind set */
 	struct applier_metrics metrics;
 };
 
 /* Records whether PostgreSQL answered, for readiness and the db_up gauge. */
 void applier_set_db_up(struct applier_shared *sh, bool up);
+
+/* Registers the appliers' metric families in m and points am at them. */
+void applier_register_metrics(struct applier_metrics *am, struct metrics *m);
+
+/* Clears partition p's rewind request. Returns whether one was set. */
+bool applier_rewind_clear(struct applier_shared *sh, int32_t p);
 
 struct applier_job;
 
@@ -86,22 +107,14 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
  * current generation. */
 int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
 
-/* How much may wait in an applier, not counting the job being applied:
- * at most jobs messages and bytes of message values (one message is always
- * let in, however large). */
-struct applier_limit {
-	size_t jobs;
-	size_t bytes;
-};
-
 /* Jobs waiting plus the one being applied: how busy it is. */
 size_t applier_backlog(struct applier *a);
 
-/* Whether one more message fits within lim. */
-bool applier_has_room(struct applier *a, struct applier_limit lim);
+/* Whether one more message fits within lim (schedule_room). */
+bool applier_has_room(struct applier *a, struct schedule_limit lim);
 
 /* Waits up to timeout_ms for room within lim. Returns whether there is. */
-bool applier_wait_room(struct applier *a, struct applier_limit lim, int timeout_ms);
+bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms);
 
 /* After the partition's generation was bumped: drops its queued jobs and
  * waits until the applier is no longer applying one of its batches. */

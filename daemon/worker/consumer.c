@@ -16,6 +16,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "applier.h"
+#include "backoff.h"
 #include "clock.h"
 #include "kafka.h"
 #include "kicker.h"
@@ -69,7 +70,8 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	struct applier_limit room; /* per applier */
+	size_t *backlog; /* consumer_applier's look at each applier, nappliers */
+	struct schedule_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	uint64_t held_since_ms;
 	uint64_t released_ms; /* when the last hold ended */
@@ -104,31 +106,13 @@ static bool consumer_partition_ok(int32_t p)
 static struct applier *consumer_applier(struct consumer *c, int32_t p)
 {
 	struct consumer_partition *cp = &c->parts[p];
-	size_t best = 0, best_load = SIZE_MAX;
+	bool pending = atomic_load(&c->shared.parts[p].pending) > 0;
 
-	if (cp->applier >= 0 && atomic_load(&c->shared.parts[p].pending) > 0)
-		return &c->appliers[cp->applier];
-	for (size_t i = 0; i < c->nappliers && best_load > 0; i++) {
-		size_t load = applier_backlog(&c->appliers[i]);
-
-		if (load < best_load) {
-			best = i;
-			best_load = load;
-		}
-	}
-	cp->applier = (int)best;
-	return &c->appliers[best];
-}
-
-static long consumer_backoff_ms(struct consumer *c, unsigned attempts)
-{
-	long long cap = c->opt.retry_max_ms, d = CONSUMER_RETRY_BASE_MS;
-
-	for (unsigned i = 1; i < attempts && d < cap; i++)
-		d *= 2;
-	if (d > cap)
-		d = cap;
-	return (long)(d / 2 + rand_r(&c->seed) % (d / 2 + 1));
+	if (!(cp->applier >= 0 && pending))
+		for (size_t i = 0; i < c->nappliers; i++)
+			c->backlog[i] = applier_backlog(&c->appliers[i]);
+	cp->applier = (int)schedule_choose(cp->applier, pending, c->backlog, c->nappliers);
+	return &c->appliers[cp->applier];
 }
 
 /* Where a partition with no offset recorded in PostgreSQL starts. */
@@ -150,10 +134,12 @@ static int64_t consumer_default_start(struct consumer *c, int32_t partition)
 }
 
 /* Sets each partition's start from PostgreSQL, the source of truth for what
- * was applied. Retries until the database answers: starting a partition
- * anywhere else could apply a batch twice or skip one. Kafka heartbeats go
- * on in librdkafka's own threads meanwhile. */
-static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
+ * was applied, and the appliers' fence with it. Retries until the database
+ * answers: starting a partition anywhere else could apply a batch twice or
+ * skip one. Kafka heartbeats go on in librdkafka's own threads meanwhile.
+ * event names the log line (an assignment or a rewind). */
+static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts,
+				  const char *event)
 {
 	for (int i = 0; i < parts->cnt; i++) {
 		rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -164,7 +150,8 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 
 		while ((r = store_load_offset(c->store, c->group, tp->topic, tp->partition, &next,
 					      &err)) < 0) {
-			long wait = consumer_backoff_ms(c, ++attempts);
+			long wait = backoff_ms(CONSUMER_RETRY_BASE_MS, c->opt.retry_max_ms, ++attempts,
+					       &c->seed);
 
 			log_warning("offset_load_failed",
 				    "partition=%" PRId32 " sqlstate=%s retry_ms=%ld", tp->partition,
@@ -176,20 +163,23 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 			clock_sleep_ms(wait);
 		}
 		tp->offset = r == 1 ? next : consumer_default_start(c, tp->partition);
-		log_info("partition_assigned", "topic=%s partition=%" PRId32 " start=%" PRId64
-			 " from=%s", tp->topic, tp->partition, tp->offset,
-			 r == 1 ? "postgresql" : "default");
+		if (consumer_partition_ok(tp->partition))
+			atomic_store(&c->shared.parts[tp->partition].expected,
+				     r == 1 ? next : STORE_NO_OFFSET);
+		log_info(event, "topic=%s partition=%" PRId32 " start=%" PRId64 " from=%s",
+			 tp->topic, tp->partition, tp->offset, r == 1 ? "postgresql" : "default");
 	}
 }
 
 static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
 {
-	consumer_load_offsets(c, parts);
+	consumer_load_offsets(c, parts, "partition_assigned");
 	for (int i = 0; i < parts->cnt; i++) {
 		int32_t p = parts->elems[i].partition;
 
 		if (!consumer_partition_ok(p))
 			continue;
+		applier_rewind_clear(&c->shared, p); /* just loaded: nothing to rewind */
 		if (!c->parts[p].assigned)
 			c->assigned++;
 		c->parts[p].assigned = true;
@@ -237,6 +227,61 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 	 * someone else's. PostgreSQL has the truth either way. */
 	if (!rd_kafka_assignment_lost(c->rk))
 		rd_kafka_commit(c->rk, NULL, 0);
+}
+
+/* Seeks partition p back to the offset PostgreSQL holds, after an applier's
+ * fence failed. Done here, on the polling thread, so that no message read
+ * before the seek can be handed over after it: the partition's generation
+ * is bumped, its jobs dropped (never stored, so not lost), the fence
+ * reloaded, and only then the fetcher moved. Returns 0, or -EAGAIN when the
+ * seek failed (the request stays, tried again next loop; the partition's
+ * jobs are dropped meanwhile). */
+static int consumer_rewind_one(struct consumer *c, int32_t p)
+{
+	rd_kafka_topic_partition_list_t *l;
+	rd_kafka_error_t *error;
+	int r = 0;
+
+	if (!c->parts[p].assigned) {
+		applier_rewind_clear(&c->shared, p); /* someone else's now */
+		return 0;
+	}
+	atomic_fetch_add(&c->shared.parts[p].generation, 1);
+	for (size_t k = 0; k < c->nappliers; k++)
+		applier_forget(&c->appliers[k], p);
+	if (c->held && c->held->partition == p) {
+		rd_kafka_message_destroy(c->held);
+		c->held = NULL;
+	}
+	l = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_list_add(l, c->topic, p);
+	consumer_load_offsets(c, l, "partition_rewound");
+	/* No offset at all any more: everything the topic still holds. */
+	if (l->elems[0].offset == RD_KAFKA_OFFSET_INVALID)
+		l->elems[0].offset = RD_KAFKA_OFFSET_BEGINNING;
+	error = rd_kafka_seek_partitions(c->rk, l, 10000);
+	if (error || l->elems[0].err) {
+		log_warning("partition_rewind_failed", "partition=%" PRId32 " error=%s", p,
+			    error ? rd_kafka_error_name(error) : rd_kafka_err2name(l->elems[0].err));
+		r = -EAGAIN;
+	} else {
+		applier_rewind_clear(&c->shared, p);
+		c->parts[p].at_end = false;
+	}
+	if (error)
+		rd_kafka_error_destroy(error);
+	rd_kafka_topic_partition_list_destroy(l);
+	return r;
+}
+
+/* The rewinds the appliers asked for. */
+static void consumer_rewind(struct consumer *c)
+{
+	if (atomic_load(&c->shared.rewinds) == 0)
+		return;
+	for (int32_t p = 0; p < APPLIER_MAX_PARTITIONS && !*c->stop; p++)
+		if (atomic_load(&c->shared.parts[p].rewind))
+			consumer_rewind_one(c, p);
 }
 
 static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -495,30 +540,9 @@ bool consumer_ready(const struct consumer *c)
 
 static void consumer_register_metrics(struct consumer *c, struct metrics *m)
 {
-	static const char *const outcomes[] = { "applied", "dead_lettered", NULL };
-	static const char *const classes[] = { "undecodable", "invalid", "sql", NULL };
-	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 };
-	struct applier_metrics *am = &c->shared.metrics;
-
 	if (!m)
 		return;
-	am->batches = metrics_counter(m, "patients_worker_batches_total",
-				      "Batches done with, by outcome.", "outcome", outcomes);
-	am->patients = metrics_counter(m, "patients_worker_patients_upserted_total",
-				       "Patients in the batches applied.", NULL, NULL);
-	am->rows = metrics_counter(m, "patients_worker_rows_written_total",
-				   "Rows inserted or updated (older data loses and writes none).",
-				   NULL, NULL);
-	am->dlq = metrics_counter(m, "patients_worker_dlq_total",
-				  "Batches sent to the dead-letter topic, by error class.", "class",
-				  classes);
-	am->retries = metrics_counter(m, "patients_worker_retries_total",
-				      "Transient failures (PostgreSQL, DLQ) retried.", NULL, NULL);
-	am->duration = metrics_histogram(m, "patients_worker_batch_duration_seconds",
-					 "Time to validate and apply one batch (one transaction).",
-					 NULL, NULL, seconds, sizeof(seconds) / sizeof(seconds[0]));
-	am->db_up = metrics_gauge(m, "patients_worker_db_up",
-				  "1 when the last statement reached PostgreSQL.", NULL, NULL);
+	applier_register_metrics(&c->shared.metrics, m);
 	c->m_kafka_up = metrics_gauge(m, "patients_worker_kafka_up",
 				      "1 when a connection to a Kafka broker is up.", NULL, NULL);
 	c->m_assigned = metrics_gauge(m, "patients_worker_partitions_assigned",
@@ -540,6 +564,7 @@ void consumer_free(struct consumer *c)
 	if (c->held)
 		rd_kafka_message_destroy(c->held);
 	free(c->appliers);
+	free(c->backlog);
 	free(c->shared.parts);
 	free(c->parts);
 	free(c->group);
@@ -584,6 +609,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	struct consumer *c = calloc(1, sizeof(*c));
 	rd_kafka_conf_t *conf = NULL;
 	char errstr[512];
+	int r = -EINVAL;
 
 	if (!c)
 		goto nomem;
@@ -599,7 +625,8 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->room.jobs = CONSUMER_QUEUE_JOBS;
 	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
-	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers)
+	c->backlog = calloc(c->nappliers, sizeof(*c->backlog));
+	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers || !c->backlog)
 		goto nomem;
 	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
 		c->parts[i].end_offset = -1;
@@ -629,7 +656,7 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->shared.retry_max_ms = opt->retry_max_ms;
 	applier_set_db_up(&c->shared, true);
 	for (size_t i = 0; i < c->nappliers; i++) {
-		int r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
+		r = applier_start(&c->appliers[i], &c->shared, opt->conninfo, (unsigned)i);
 		if (r < 0) {
 			snprintf(err, errsize, "applier %zu: %s", i, strerror(-r));
 			goto fail;
@@ -639,11 +666,12 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	return 0;
 nomem:
 	snprintf(err, errsize, "out of memory");
+	r = -ENOMEM;
 fail:
 	if (conf)
 		rd_kafka_conf_destroy(conf);
 	consumer_free(c);
-	return -EINVAL;
+	return r;
 }
 
 /* After a hold, librdkafka's queue drains as the appliers take messages,
@@ -712,6 +740,66 @@ static bool consumer_wait_kafka(struct consumer *c)
 	return true;
 }
 
+/* One turn of the polling loop: places the held message, or polls one and
+ * hands it over. While a held message finds no room, it does not poll
+ * (librdkafka buffers), until CONSUMER_HOLD_PAUSE_MS have passed: then
+ * every partition is paused and polling goes on, for the group's sake. */
+static void consumer_poll_once(struct consumer *c)
+{
+	rd_kafka_message_t *m;
+
+	if (c->held && !consumer_place_held(c) && !c->paused) {
+		if (clock_mono_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
+			consumer_pause_all(c, true);
+		return;
+	}
+	m = rd_kafka_consumer_poll(c->rk, 100);
+	if (!m)
+		return;
+	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+		consumer_eof(c, m);
+		rd_kafka_message_destroy(m);
+	} else if (m->err) {
+		log_warning("kafka_error", "error=%s message=%s", rd_kafka_err2name(m->err),
+			    rd_kafka_err2str(m->err));
+		rd_kafka_message_destroy(m);
+	} else {
+		int32_t p = m->partition;
+
+		consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
+		if (!c->held)
+			consumer_kick_fetcher(c, p);
+	}
+}
+
+/* What every turn does besides polling: rewinds, the watchdog, STATUS=
+ * every 5 s. Returns true once caught up with exit_at_end. */
+static bool consumer_housekeeping(struct consumer *c)
+{
+	uint64_t now;
+
+	consumer_rewind(c);
+	notify_watchdog();
+	now = clock_mono_ms();
+	if (now - c->last_status_ms >= 5000) {
+		consumer_update_totals(c);
+		notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64
+			      " patients=%" PRIu64 " dlq=%" PRIu64 " retries=%" PRIu64,
+			      !atomic_load(&c->shared.db_up)  ? "PostgreSQL unavailable"
+			      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
+							   : "consuming",
+			      c->assigned, c->lag, c->totals.batches, c->totals.patients,
+			      c->totals.dead_lettered, c->totals.retries);
+		c->last_status_ms = now;
+	}
+	if (!c->opt.exit_at_end || !consumer_caught_up(c))
+		return false;
+	consumer_update_totals(c);
+	log_notice("caught_up", "batches=%" PRIu64 " patients=%" PRIu64, c->totals.batches,
+		   c->totals.patients);
+	return true;
+}
+
 int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 {
 	rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(1);
@@ -729,51 +817,9 @@ int consumer_run(struct consumer *c, volatile sig_atomic_t *stop)
 		return 0; /* stopped while waiting */
 	notify_ready("consuming");
 	while (!*stop) {
-		rd_kafka_message_t *m = NULL;
-		uint64_t now;
-
-		if (c->held && consumer_place_held(c)) {
-			m = NULL; /* placed; poll on */
-		} else if (c->held && !c->paused) {
-			if (clock_mono_ms() - c->held_since_ms >= CONSUMER_HOLD_PAUSE_MS)
-				consumer_pause_all(c, true);
-			goto housekeeping; /* not polling: librdkafka buffers */
-		}
-		m = rd_kafka_consumer_poll(c->rk, 100);
-		if (m && m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-			consumer_eof(c, m);
-			rd_kafka_message_destroy(m);
-		} else if (m && m->err) {
-			log_warning("kafka_error", "error=%s message=%s", rd_kafka_err2name(m->err),
-				    rd_kafka_err2str(m->err));
-			rd_kafka_message_destroy(m);
-		} else if (m) {
-			int32_t p = m->partition;
-
-			consumer_dispatch(c, m); /* m now belongs to an applier, or is held */
-			if (!c->held)
-				consumer_kick_fetcher(c, p);
-		}
-housekeeping:
-		notify_watchdog();
-		now = clock_mono_ms();
-		if (now - c->last_status_ms >= 5000) {
-			consumer_update_totals(c);
-			notify_status("%s; partitions=%d lag=%" PRId64 " batches=%" PRIu64
-				      " patients=%" PRIu64 " dlq=%" PRIu64 " retries=%" PRIu64,
-				      !atomic_load(&c->shared.db_up)	? "PostgreSQL unavailable"
-				      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
-								   : "consuming",
-				      c->assigned, c->lag, c->totals.batches, c->totals.patients,
-				      c->totals.dead_lettered, c->totals.retries);
-			c->last_status_ms = now;
-		}
-		if (c->opt.exit_at_end && consumer_caught_up(c)) {
-			consumer_update_totals(c);
-			log_notice("caught_up", "batches=%" PRIu64 " patients=%" PRIu64,
-				   c->totals.batches, c->totals.patients);
-			break;
-		}
+		consumer_poll_once(c);
+		if (consumer_housekeeping(c))
+			break; /* caught up (exit_at_end) */
 	}
 	return 0;
 }

@@ -1,6 +1,10 @@
-/* consumer: the worker's loop. Reads batches from the topic as a member of a
- * consumer group, applies each to PostgreSQL through store, sends poison to
- * the DLQ, and stores a Kafka offset only after PostgreSQL committed. */
+/* consumer: the worker's polling loop. Reads batches from the topic as a
+ * member of a consumer group and hands each partition's batches, in order,
+ * to one of its appliers (applier.h), which apply them to PostgreSQL, send
+ * poison to the DLQ and store the Kafka offset only after PostgreSQL
+ * committed. The consumer itself loads the partitions' offsets from
+ * PostgreSQL at assignment, rewinds a partition whose fence failed, and
+ * keeps memory bounded (holds, then pauses, when the appliers are full). */
 #ifndef PATIENTS_CONSUMER_H
 #define PATIENTS_CONSUMER_H
 
@@ -39,8 +43,9 @@ struct consumer;
 
 /* Creates the consumer and its appliers; joins the group at the first poll.
  * store (the polling thread's connection, for offsets) and dlq are borrowed
- * and must outlive it. Returns 0, or -EINVAL
- * with a message in err. */
+ * and must outlive it. Returns 0; -EINVAL (a setting librdkafka refused, a
+ * topic it cannot read with exit_at_end) or -ENOMEM, with a message in err;
+ * or another negative errno when a thread cannot start. */
 int consumer_new(struct consumer **out, const struct consumer_options *opt, struct store *store,
 		 struct dlq *dlq, char *err, size_t errsize);
 

@@ -20,22 +20,62 @@
 #define STORE_APPLY_STMT "patients_apply_batch"
 #define STORE_SKIP_STMT "patients_skip_offset"
 
-/* One statement, so one transaction, one round trip: the batch record, the
- * consumer offset and the upsert commit together or not at all. A replayed
- * or older batch updates no row (the WHERE on received_at, request_id), and
- * an offset never moves backwards. */
+/* The fence (DESIGN.md s.4), the first part of every statement that moves
+ * an offset: next_offset moves from what this worker expects ($E: what it
+ * last wrote or loaded; NULL for no row) to $O + 1, or not at all. "fence"
+ * has a row only when it moved; everything else the statement writes is
+ * conditioned on it. The UPDATE's WHERE is re-checked on the row's newest
+ * version when another transaction changed it meanwhile, so of two members
+ * writing the same partition with the same expectation, one wins. An
+ * offset never moves backwards: $O >= $E (the caller's check). */
+#define STORE_FENCE_CTE(G, T, P, O, E)                                                        \
+	"off_new AS ("                                                                        \
+	"  INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"            \
+	"  SELECT $" G ", $" T ", $" P "::int, $" O "::bigint + 1 WHERE $" E "::bigint IS NULL" \
+	"  ON CONFLICT (group_id, topic, partition) DO NOTHING RETURNING 1"                   \
+	"), off_upd AS ("                                                                     \
+	"  UPDATE consumer_offsets SET next_offset = $" O "::bigint + 1, updated_at = now()"  \
+	"  WHERE group_id = $" G " AND topic = $" T " AND partition = $" P "::int"           \
+	"    AND next_offset = $" E "::bigint RETURNING 1"                                    \
+	"), fence AS (SELECT 1 FROM off_new UNION ALL SELECT 1 FROM off_upd)"
+
+/* What PostgreSQL held before the statement (its snapshot), for a failed
+ * fence's log line and the caller's seek. */
+#define STORE_STORED_SQL(G, T, P)                                                             \
+	"(SELECT next_offset FROM consumer_offsets"                                           \
+	"  WHERE group_id = $" G " AND topic = $" T " AND partition = $" P "::int)"
+
+/* The apply statement's parameters, by name. */
+enum store_apply_param {
+	SA_TENANT,
+	SA_RECEIVED_AT,
+	SA_REQUEST_ID,
+	SA_CODES, /* the six unnest arrays follow, in store_build_arrays' order */
+	SA_FIRST_NAMES,
+	SA_LAST_NAMES,
+	SA_GENDERS,
+	SA_BIRTHDATES,
+	SA_EMAILS,
+	SA_COUNT,
+	SA_TOPIC,
+	SA_PARTITION,
+	SA_OFFSET,
+	SA_GROUP,
+	SA_EXPECTED,
+	SA_NPARAMS
+};
+
+/* One statement, so one transaction, one round trip: the fence, the batch
+ * record, the consumer offset and the upsert commit together or not at
+ * all. A replayed or older batch updates no row (the WHERE on received_at,
+ * request_id). Answers (fence passed 0/1, rows written, stored offset). */
 static const char store_apply_sql[] =
-	"WITH batch AS ("
+	"WITH " STORE_FENCE_CTE("14", "11", "12", "13", "15") ", batch AS ("
 	"  INSERT INTO patient_batches"
 	"    (request_id, tenant, received_at, patients, topic, partition, kafka_offset)"
-	"  VALUES ($3::uuid, $1, $2::timestamptz, $10::int, $11, $12::int, $13::bigint)"
+	"  SELECT $3::uuid, $1, $2::timestamptz, $10::int, $11, $12::int, $13::bigint"
+	"  WHERE EXISTS (SELECT 1 FROM fence)"
 	"  ON CONFLICT (request_id) DO NOTHING"
-	"), off AS ("
-	"  INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)"
-	"  VALUES ($14, $11, $12::int, $13::bigint + 1)"
-	"  ON CONFLICT (group_id, topic, partition) DO UPDATE"
-	"    SET next_offset = EXCLUDED.next_offset, updated_at = now()"
-	"    WHERE o.next_offset < EXCLUDED.next_offset"
 	"), up AS ("
 	"  INSERT INTO patients AS p"
 	"    (tenant, code, first_name, last_name, gender, birthdate, email, received_at, request_id)"
@@ -43,6 +83,7 @@ static const char store_apply_sql[] =
 	"         $2::timestamptz, $3::uuid"
 	"  FROM unnest($4::text[], $5::text[], $6::text[], $7::text[], $8::date[], $9::text[])"
 	"       AS u(code, first_name, last_name, gender, birthdate, email)"
+	"  WHERE EXISTS (SELECT 1 FROM fence)"
 	"  ON CONFLICT (tenant, code) DO UPDATE SET"
 	"    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name,"
 	"    gender = EXCLUDED.gender, birthdate = EXCLUDED.birthdate, email = EXCLUDED.email,"
@@ -50,29 +91,70 @@ static const char store_apply_sql[] =
 	"    updated_at = now()"
 	"  WHERE (p.received_at, p.request_id) < (EXCLUDED.received_at, EXCLUDED.request_id)"
 	"  RETURNING 1"
-	") SELECT count(*) FROM up";
+	") SELECT (SELECT count(*) FROM fence), (SELECT count(*) FROM up), "
+	STORE_STORED_SQL("14", "11", "12");
 
+/* $1 group, $2 topic, $3 partition, $4 offset, $5 expected. */
 static const char store_skip_sql[] =
-	"INSERT INTO consumer_offsets AS o (group_id, topic, partition, next_offset)"
-	" VALUES ($1, $2, $3::int, $4::bigint + 1)"
-	" ON CONFLICT (group_id, topic, partition) DO UPDATE"
-	"   SET next_offset = EXCLUDED.next_offset, updated_at = now()"
-	"   WHERE o.next_offset < EXCLUDED.next_offset";
+	"WITH " STORE_FENCE_CTE("1", "2", "3", "4", "5")
+	" SELECT (SELECT count(*) FROM fence), 0, " STORE_STORED_SQL("1", "2", "3");
+
+/* SQLSTATEs, most specific first: how a failure is handled and whether the
+ * connection is kept for the retry. Everything not listed is transient on
+ * the same connection: a missing table or a revoked grant is an operator's
+ * problem, and retrying is the only choice that never loses a batch. */
+static const struct store_rule {
+	const char *prefix;
+	enum store_failure failure;
+	bool reconnect;
+} store_rules[] = {
+	{ "22", STORE_PERMANENT, false }, /* data exception: the batch is poison */
+	{ "23", STORE_PERMANENT, false }, /* integrity constraint: poison too */
+	{ "08", STORE_TRANSIENT, true },  /* connection exception */
+	/* read_only_sql_transaction: a standby, or a primary demoted by a
+	 * switchover; target_session_attrs=read-write finds the new one. */
+	{ "25006", STORE_TRANSIENT, true },
+	{ "57P01", STORE_TRANSIENT, true }, /* admin_shutdown (fast stop, failover) */
+	{ "57P02", STORE_TRANSIENT, true }, /* crash_shutdown */
+	{ "57P03", STORE_TRANSIENT, true }, /* cannot_connect_now (starting, promoting) */
+	{ "57P04", STORE_TRANSIENT, true }, /* database_dropped */
+	{ "40001", STORE_TRANSIENT, false }, /* serialization_failure */
+	{ "40P01", STORE_TRANSIENT, false }, /* deadlock_detected */
+	{ "53", STORE_TRANSIENT, false },    /* insufficient resources */
+	{ "XX000", STORE_TRANSIENT, true },  /* internal error: a fresh backend may not have it */
+};
+
+static const struct store_rule *store_rule(const char *sqlstate)
+{
+	if (!sqlstate || strlen(sqlstate) != 5)
+		return NULL;
+	for (size_t i = 0; i < sizeof(store_rules) / sizeof(store_rules[0]); i++)
+		if (strncmp(sqlstate, store_rules[i].prefix, strlen(store_rules[i].prefix)) == 0)
+			return &store_rules[i];
+	return NULL;
+}
 
 enum store_failure store_classify(const char *sqlstate)
 {
-	if (!sqlstate || strlen(sqlstate) != 5)
-		return STORE_TRANSIENT; /* no answer: the connection is gone */
-	if (strncmp(sqlstate, "22", 2) == 0 || strncmp(sqlstate, "23", 2) == 0)
-		return STORE_PERMANENT;
-	/* 08, 40001, 40P01, 53, 57P0x are the documented transient ones; anything
-	 * else (a missing table, a revoked grant) is an operator's problem, and
-	 * retrying is the only choice that never loses a batch. */
-	return STORE_TRANSIENT;
+	const struct store_rule *r = store_rule(sqlstate);
+
+	return r ? r->failure : STORE_TRANSIENT; /* no answer: the connection is gone */
 }
 
-static void store_set_error(struct store_error *err, const PGresult *res, PGconn *conn)
+bool store_needs_reconnect(const char *sqlstate)
 {
+	const struct store_rule *r = store_rule(sqlstate);
+
+	if (!sqlstate || strlen(sqlstate) != 5)
+		return true; /* no answer at all */
+	return r && r->reconnect;
+}
+
+/* Fills err from res (NULL: from the connection) and marks a connection
+ * unfit for the retry, so that store_connect opens a new one. */
+static void store_set_error(struct store *s, struct store_error *err, const PGresult *res)
+{
+	PGconn *conn = s->conn;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	const char *msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	size_t n;
@@ -80,6 +162,7 @@ static void store_set_error(struct store_error *err, const PGresult *res, PGconn
 	if (!msg)
 		msg = conn ? PQerrorMessage(conn) : "no connection";
 	err->failure = store_classify(state);
+	err->reconnect = store_needs_reconnect(state) || !conn || PQstatus(conn) != CONNECTION_OK;
 	snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", state ? state : "");
 	snprintf(err->message, sizeof(err->message), "%s", msg);
 	/* Data exceptions quote the offending value after a colon ("invalid
@@ -92,6 +175,8 @@ static void store_set_error(struct store_error *err, const PGresult *res, PGconn
 	n = strlen(err->message);
 	while (n > 0 && (err->message[n - 1] == '\n' || err->message[n - 1] == ' '))
 		err->message[--n] = '\0';
+	if (err->reconnect)
+		s->broken = true;
 }
 
 int store_init(struct store *s, const char *conninfo)
@@ -114,20 +199,32 @@ void store_close(struct store *s)
 
 int store_connect(struct store *s, struct store_error *err)
 {
-	/* The operator's conninfo comes last so it overrides our defaults. */
-	static const char *const keys[] = { "application_name", "connect_timeout",
-					    "keepalives_idle", "keepalives_interval",
-					    "keepalives_count", "dbname", NULL };
-	const char *values[] = { "patients-worker", "5", "10", "5", "3", s->conninfo, NULL };
+	/* The operator's conninfo comes last so it overrides our defaults.
+	 * Offsets are only ever read from and written to a primary: with a
+	 * multi-host conninfo, a standby (or a demoted primary) is skipped,
+	 * unless PGTARGETSESSIONATTRS or the conninfo say otherwise. */
+	const char *keys[] = { "application_name", "connect_timeout", "keepalives_idle",
+			       "keepalives_interval", "keepalives_count", "target_session_attrs",
+			       "dbname", NULL };
+	const char *values[] = { "patients-worker", "5", "10", "5", "3", "read-write",
+				 s->conninfo, NULL };
 
-	if (s->conn && PQstatus(s->conn) == CONNECTION_OK)
+	if (getenv("PGTARGETSESSIONATTRS")) {
+		keys[5] = "dbname"; /* the variable decides: drop our default */
+		values[5] = s->conninfo;
+		keys[6] = NULL;
+		values[6] = NULL;
+	}
+	if (s->conn && !s->broken && PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
 	if (s->conn)
 		PQfinish(s->conn);
+	s->conn = NULL;
+	s->broken = false;
 	s->prepared = false;
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
-		store_set_error(err, NULL, s->conn);
+		store_set_error(s, err, NULL);
 		err->failure = STORE_TRANSIENT;
 		if (s->conn)
 			PQfinish(s->conn);
@@ -137,17 +234,24 @@ int store_connect(struct store *s, struct store_error *err)
 	return 0;
 }
 
+/* 0 when res has the status wanted; otherwise -EIO with err filled from
+ * it. res stays the caller's to clear. */
+static int store_check(struct store *s, const PGresult *res, ExecStatusType want,
+		       struct store_error *err)
+{
+	if (PQresultStatus(res) == want)
+		return 0;
+	store_set_error(s, err, res);
+	return -EIO;
+}
+
 /* Runs sql (no parameters); 0 when its status is the expected one. */
 static int store_exec(struct store *s, const char *sql, ExecStatusType want,
 		      struct store_error *err)
 {
 	PGresult *res = PQexec(s->conn, sql);
-	int r = 0;
+	int r = store_check(s, res, want, err);
 
-	if (PQresultStatus(res) != want) {
-		store_set_error(err, res, s->conn);
-		r = -EIO;
-	}
 	PQclear(res);
 	return r;
 }
@@ -155,12 +259,11 @@ static int store_exec(struct store *s, const char *sql, ExecStatusType want,
 static int store_schema_version(struct store *s, int *version, struct store_error *err)
 {
 	PGresult *res = PQexec(s->conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
-	int r = 0;
+	int r = store_check(s, res, PGRES_TUPLES_OK, err);
 
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_set_error(err, res, s->conn);
+	if (r < 0) {
 		PQclear(res);
-		return -EIO;
+		return r;
 	}
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
 		PQclear(res);
@@ -169,12 +272,9 @@ static int store_schema_version(struct store *s, int *version, struct store_erro
 	}
 	PQclear(res);
 	res = PQexec(s->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_set_error(err, res, s->conn);
-		r = -EIO;
-	} else {
+	r = store_check(s, res, PGRES_TUPLES_OK, err);
+	if (r == 0)
 		*version = atoi(PQgetvalue(res, 0, 0));
-	}
 	PQclear(res);
 	return r;
 }
@@ -196,13 +296,10 @@ static int store_migrate_one(struct store *s, const struct migration *m, struct 
 	res = PQexecParams(s->conn,
 			   "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
 			   NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		store_set_error(err, res, s->conn);
-		PQclear(res);
-		r = -EIO;
-		goto rollback;
-	}
+	r = store_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
+	if (r < 0)
+		goto rollback;
 	return store_exec(s, "COMMIT", PGRES_COMMAND_OK, err);
 rollback:
 	PQclear(PQexec(s->conn, "ROLLBACK"));
@@ -274,23 +371,20 @@ int store_check_schema(struct store *s, struct store_error *err)
 static int store_prepare(struct store *s, struct store_error *err)
 {
 	PGresult *res;
+	int r;
 
 	if (s->prepared)
 		return 0;
-	res = PQprepare(s->conn, STORE_APPLY_STMT, store_apply_sql, 14, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto fail;
+	res = PQprepare(s->conn, STORE_APPLY_STMT, store_apply_sql, SA_NPARAMS, NULL);
+	r = store_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
-	res = PQprepare(s->conn, STORE_SKIP_STMT, store_skip_sql, 4, NULL);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		goto fail;
+	if (r < 0)
+		return r;
+	res = PQprepare(s->conn, STORE_SKIP_STMT, store_skip_sql, 5, NULL);
+	r = store_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
-	s->prepared = true;
-	return 0;
-fail:
-	store_set_error(err, res, s->conn);
-	PQclear(res);
-	return -EIO;
+	s->prepared = r == 0;
+	return r;
 }
 
 int store_load_offset(struct store *s, const char *group, const char *topic, int32_t partition,
@@ -309,8 +403,7 @@ int store_load_offset(struct store *s, const char *group, const char *topic, int
 			   "SELECT next_offset FROM consumer_offsets"
 			   " WHERE group_id = $1 AND topic = $2 AND partition = $3::int",
 			   3, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_set_error(err, res, s->conn);
+	if (store_check(s, res, PGRES_TUPLES_OK, err) < 0) {
 		PQclear(res);
 		return -EIO;
 	}
@@ -406,12 +499,32 @@ static int store_build_arrays(struct store *s, const struct patient_batch *b)
 	return r;
 }
 
-int store_apply_send(struct store *s, const struct patient_batch *batch,
-		     const struct envelope_meta *meta, const char *group, const char *topic,
-		     int32_t partition, int64_t offset, struct store_error *err)
+/* The position's numbers as text parameters. */
+struct store_position_text {
+	char partition[16], offset[24], expected[24];
+};
+
+static void store_position_format(const struct store_position *pos, struct store_position_text *t)
 {
-	char count[16], part[16], off[24];
-	const char *params[14];
+	snprintf(t->partition, sizeof(t->partition), "%" PRId32, pos->partition);
+	snprintf(t->offset, sizeof(t->offset), "%" PRId64, pos->offset);
+	snprintf(t->expected, sizeof(t->expected), "%" PRId64, pos->expected);
+}
+
+/* The expectation as a parameter: NULL when no row is expected. */
+static const char *store_expected_param(const struct store_position *pos,
+					const struct store_position_text *t)
+{
+	return pos->expected == STORE_NO_OFFSET ? NULL : t->expected;
+}
+
+int store_apply_send(struct store *s, const struct patient_batch *batch,
+		     const struct envelope_meta *meta, const struct store_position *pos,
+		     struct store_error *err)
+{
+	struct store_position_text t;
+	char count[16];
+	const char *params[SA_NPARAMS];
 	int r;
 
 	r = store_connect(s, err);
@@ -421,68 +534,90 @@ int store_apply_send(struct store *s, const struct patient_batch *batch,
 		return r;
 	if (store_build_arrays(s, batch) < 0) {
 		err->failure = STORE_TRANSIENT;
+		err->reconnect = false;
 		snprintf(err->sqlstate, sizeof(err->sqlstate), "%s", "");
 		snprintf(err->message, sizeof(err->message), "out of memory");
 		return -EIO;
 	}
 	snprintf(count, sizeof(count), "%zu", batch->count);
-	snprintf(part, sizeof(part), "%" PRId32, partition);
-	snprintf(off, sizeof(off), "%" PRId64, offset);
-	params[0] = meta->tenant;
-	params[1] = meta->received_at;
-	params[2] = meta->request_id;
+	store_position_format(pos, &t);
+	params[SA_TENANT] = meta->tenant;
+	params[SA_RECEIVED_AT] = meta->received_at;
+	params[SA_REQUEST_ID] = meta->request_id;
 	for (size_t i = 0; i < 6; i++)
-		params[3 + i] = s->arrays[i];
-	params[9] = count;
-	params[10] = topic;
-	params[11] = part;
-	params[12] = off;
-	params[13] = group;
+		params[SA_CODES + i] = s->arrays[i];
+	params[SA_COUNT] = count;
+	params[SA_TOPIC] = pos->topic;
+	params[SA_PARTITION] = t.partition;
+	params[SA_OFFSET] = t.offset;
+	params[SA_GROUP] = pos->group;
+	params[SA_EXPECTED] = store_expected_param(pos, &t);
 	/* A blocking connection: the whole statement is on its way (the
 	 * arrays may be rebuilt) when this returns. */
-	if (!PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, 14, params, NULL, NULL, 0)) {
-		store_set_error(err, NULL, s->conn);
+	if (!PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, SA_NPARAMS, params, NULL, NULL, 0)) {
+		store_set_error(s, err, NULL);
 		err->failure = STORE_TRANSIENT;
 		return -EIO;
 	}
 	return 0;
 }
 
-int store_apply_finish(struct store *s, long *written, struct store_error *err)
+/* Reads a fenced statement's answer (fence passed, rows written, stored
+ * offset): 0, -ESTALE or -EIO as store_apply_batch says. Clears res. */
+static int store_fenced_result(struct store *s, PGresult *res, long *written, int64_t *stored,
+			       struct store_error *err)
 {
-	PGresult *res = PQgetResult(s->conn), *more;
 	int r = 0;
 
 	*written = 0;
-	/* The connection is free for the next statement only once drained. */
-	while ((more = PQgetResult(s->conn)))
-		PQclear(more);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_set_error(err, res, s->conn);
+	*stored = STORE_NO_OFFSET;
+	r = store_check(s, res, PGRES_TUPLES_OK, err);
+	if (r < 0)
+		goto out;
+	if (PQntuples(res) != 1 || PQnfields(res) != 3) {
+		store_set_error(s, err, res); /* not the statement we prepared */
 		r = -EIO;
-	} else {
-		*written = strtol(PQgetvalue(res, 0, 0), NULL, 10);
+		goto out;
 	}
+	if (!PQgetisnull(res, 0, 2))
+		*stored = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+	if (strcmp(PQgetvalue(res, 0, 0), "1") != 0) {
+		r = -ESTALE;
+		goto out;
+	}
+	*written = strtol(PQgetvalue(res, 0, 1), NULL, 10);
+out:
 	PQclear(res);
 	return r;
 }
 
-int store_apply_batch(struct store *s, const struct patient_batch *batch,
-		      const struct envelope_meta *meta, const char *group, const char *topic,
-		      int32_t partition, int64_t offset, long *written, struct store_error *err)
+int store_apply_finish(struct store *s, long *written, int64_t *stored, struct store_error *err)
 {
-	int r = store_apply_send(s, batch, meta, group, topic, partition, offset, err);
+	PGresult *res = PQgetResult(s->conn), *more;
 
-	*written = 0;
-	return r < 0 ? r : store_apply_finish(s, written, err);
+	/* The connection is free for the next statement only once drained. */
+	while ((more = PQgetResult(s->conn)))
+		PQclear(more);
+	return store_fenced_result(s, res, written, stored, err);
 }
 
-int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,
-		      int64_t offset, struct store_error *err)
+int store_apply_batch(struct store *s, const struct patient_batch *batch,
+		      const struct envelope_meta *meta, const struct store_position *pos,
+		      long *written, int64_t *stored, struct store_error *err)
 {
-	char part[16], off[24];
-	const char *params[4] = { group, topic, part, off };
-	PGresult *res;
+	int r = store_apply_send(s, batch, meta, pos, err);
+
+	*written = 0;
+	*stored = STORE_NO_OFFSET;
+	return r < 0 ? r : store_apply_finish(s, written, stored, err);
+}
+
+int store_skip_offset(struct store *s, const struct store_position *pos, int64_t *stored,
+		      struct store_error *err)
+{
+	struct store_position_text t;
+	const char *params[5];
+	long written;
 	int r;
 
 	r = store_connect(s, err);
@@ -490,14 +625,13 @@ int store_skip_offset(struct store *s, const char *group, const char *topic, int
 		r = store_prepare(s, err);
 	if (r < 0)
 		return r;
-	snprintf(part, sizeof(part), "%" PRId32, partition);
-	snprintf(off, sizeof(off), "%" PRId64, offset);
-	res = PQexecPrepared(s->conn, STORE_SKIP_STMT, 4, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		store_set_error(err, res, s->conn);
-		PQclear(res);
-		return -EIO;
-	}
-	PQclear(res);
-	return 0;
+	store_position_format(pos, &t);
+	params[0] = pos->group;
+	params[1] = pos->topic;
+	params[2] = t.partition;
+	params[3] = t.offset;
+	params[4] = store_expected_param(pos, &t);
+	return store_fenced_result(s, PQexecPrepared(s->conn, STORE_SKIP_STMT, 5, params, NULL,
+						     NULL, 0),
+				   &written, stored, err);
 }

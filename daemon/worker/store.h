@@ -14,20 +14,39 @@ struct envelope_meta;
 /* How a failed statement should be handled (DESIGN.md s.4). */
 enum store_failure {
 	STORE_OK = 0,
-	STORE_TRANSIENT, /* connection lost, 08, 40001, 40P01, 53, 57P0x, unknown: retry */
+	STORE_TRANSIENT, /* connection lost, 08, 25006, 40001, 40P01, 53, 57P0x, unknown: retry */
 	STORE_PERMANENT, /* 22 (data exception), 23 (integrity): the batch is poison */
 };
 
 struct store_error {
 	enum store_failure failure;
+	bool reconnect; /* the connection is no use for a retry (gone, read-only, shut down) */
 	char sqlstate[6];
 	char message[256]; /* PostgreSQL's primary message, never row data */
+};
+
+/* A consumer_offsets.next_offset that is not there: the group never wrote
+ * one for the partition (or the database lost it). */
+#define STORE_NO_OFFSET (-1)
+
+/* Where a batch sits, and the fence its write must pass: PostgreSQL's
+ * next_offset for (group, topic, partition) must still be expected, the
+ * value this worker last wrote or loaded (STORE_NO_OFFSET: no row). A
+ * database that went back in time (failover to a standby that lost the
+ * tail, a restore) or another member that took the partition fails it. */
+struct store_position {
+	const char *group;
+	const char *topic;
+	int32_t partition;
+	int64_t offset;	  /* the message's; next_offset becomes offset + 1 */
+	int64_t expected; /* next_offset PostgreSQL must hold, or STORE_NO_OFFSET */
 };
 
 struct store {
 	PGconn *conn;
 	char *conninfo;
 	bool prepared; /* statements prepared on this connection */
+	bool broken;   /* the last failure asked for a new connection */
 	/* Reused buffers for the array parameters, so a batch costs no
 	 * per-row allocation. */
 	char *arrays[6];
@@ -58,30 +77,38 @@ int store_check_schema(struct store *s, struct store_error *err);
 int store_load_offset(struct store *s, const char *group, const char *topic, int32_t partition,
 		      int64_t *next_offset, struct store_error *err);
 
-/* In ONE transaction: upserts every patient of batch for meta->tenant (older
- * data never overwrites newer), records the batch in patient_batches and
- * sets next_offset = offset + 1 for (group, topic, partition).
- * Returns 0 with *written = rows inserted or updated, or -EIO with err
- * saying whether the failure is transient or permanent. */
+/* In ONE transaction, fenced on pos->expected: upserts every patient of
+ * batch for meta->tenant (older data never overwrites newer), records the
+ * batch in patient_batches and sets next_offset = pos->offset + 1.
+ * Returns 0 with *written = rows inserted or updated; -ESTALE when the
+ * fence failed (nothing written; *stored = the next_offset PostgreSQL
+ * holds, or STORE_NO_OFFSET); or -EIO with err saying whether the failure
+ * is transient or permanent. */
 int store_apply_batch(struct store *s, const struct patient_batch *batch,
-		      const struct envelope_meta *meta, const char *group, const char *topic,
-		      int32_t partition, int64_t offset, long *written, struct store_error *err);
+		      const struct envelope_meta *meta, const struct store_position *pos,
+		      long *written, int64_t *stored, struct store_error *err);
 
 /* store_apply_batch in two halves, so that the caller can work while
  * PostgreSQL does: send returns once the statement is sent (0, or -EIO);
  * finish waits for its result, as store_apply_batch returns it. Call
  * finish exactly once after a successful send. */
 int store_apply_send(struct store *s, const struct patient_batch *batch,
-		     const struct envelope_meta *meta, const char *group, const char *topic,
-		     int32_t partition, int64_t offset, struct store_error *err);
-int store_apply_finish(struct store *s, long *written, struct store_error *err);
+		     const struct envelope_meta *meta, const struct store_position *pos,
+		     struct store_error *err);
+int store_apply_finish(struct store *s, long *written, int64_t *stored, struct store_error *err);
 
-/* Moves (group, topic, partition) past a poison message at offset (after it
- * went to the DLQ). Returns 0 or -EIO. */
-int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,
-		      int64_t offset, struct store_error *err);
+/* Moves the partition past a poison message at pos->offset (after it went
+ * to the DLQ), fenced like an apply. Returns 0, -ESTALE with *stored, or
+ * -EIO. */
+int store_skip_offset(struct store *s, const struct store_position *pos, int64_t *stored,
+		      struct store_error *err);
 
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);
+
+/* Whether a failure with this SQLSTATE (NULL: no answer) leaves the
+ * connection unfit for the retry: gone, shut down, or a read-only node
+ * after a switchover (25006), where only reconnecting finds the primary. */
+bool store_needs_reconnect(const char *sqlstate);
 
 #endif

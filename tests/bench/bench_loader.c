@@ -65,10 +65,19 @@ static void *lane_run(void *arg)
 	}
 	for (size_t i = ln->id; i < ln->l->n; i += ln->l->connections) {
 		struct item *it = &ln->l->items[i];
+		/* Fenced like the worker's: each lane expects what it wrote last. */
+		struct store_position pos = {
+			.group = "bench-loader",
+			.topic = "bench",
+			.partition = (int32_t)ln->id,
+			.offset = (int64_t)i,
+			.expected = i < ln->l->connections ? STORE_NO_OFFSET
+							   : (int64_t)(i - ln->l->connections) + 1,
+		};
+		int64_t stored;
 		long w = 0;
 
-		if (store_apply_batch(&s, &it->batch, &it->env.meta, "bench-loader", "bench",
-				      (int32_t)ln->id, (int64_t)i, &w, &err) < 0) {
+		if (store_apply_batch(&s, &it->batch, &it->env.meta, &pos, &w, &stored, &err) < 0) {
 			fprintf(stderr, "bench_loader: batch %zu: SQLSTATE %s: %s\n", i, err.sqlstate,
 				err.message);
 			ln->failed = 1;

@@ -27,8 +27,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# Different bases from ./dev.sh up so both can run at once.
-STACK_PG_PORT_BASE=55439 STACK_KAFKA_PORT_BASE=29092 stack_up "$STACK_DIR" ||
+# Different bases from ./dev.sh up so both can run at once (override them
+# to run two integration runs side by side).
+STACK_PG_PORT_BASE=${STACK_PG_PORT_BASE:-55439} STACK_KAFKA_PORT_BASE=${STACK_KAFKA_PORT_BASE:-29092} stack_up "$STACK_DIR" ||
 	{ echo "integration: could not start the stack"; echo "integration: 0 passed, 1 failed"; exit 1; }
 # shellcheck disable=SC1091
 . "$STACK_DIR/stack.env"
