@@ -20,7 +20,8 @@ assert_match "the daemons logged something to check" "$(cat "${logs[@]}" | grep 
 # would match ordinary words and are left out).
 for s in 'José' 'Núñez' '@example.com' 'Lovelace' \
 	ak_0201 ak_0204 ak_0206 ak_0207 ak_0208 ak_acme ak_beta ak_one ak_two \
-	s3cret acme-secret beta-secret secret-one secret-two; do
+	s3cret acme-secret beta-secret secret-one secret-two \
+	ak_t0 ak_t1 ak_t2 ak_t3 secret-t0 secret-t1 secret-t2 secret-t3; do
 	hits=$(grep -F -l -- "$s" "${logs[@]}" || true)
 	assert_eq "no log holds \"$s\"" "$hits" ""
 done
