@@ -33,7 +33,7 @@ fo_cleanup() {
 }
 
 # A primary (node a) and standby (node b) in MODE sync|async under
-# $STACK_DIR/NAME (exported as FO), the schema migrated, the scenario's
+# $STACK_DIR/NAME (FO), the schema migrated on the primary, the scenario's
 # topics, and a gateway with one key per client; GW_URL for the clients.
 fo_setup() { # NAME MODE
 	FO=$STACK_DIR/$1
