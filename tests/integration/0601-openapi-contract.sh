@@ -11,11 +11,11 @@ set -euo pipefail
 
 topic=it0601
 new_topic $topic 1
-port=$(gw_port 28061)
-admin=$(gw_port 28161)
-dport=$(gw_port 28062)
-dadmin=$(gw_port 28162)
-dead=$(gw_port 28063) # nothing listens there: a Kafka that is down
+port=$(gw_port 28601)
+admin=$(gw_port 28611)
+dport=$(gw_port 28602)
+dadmin=$(gw_port 28612)
+dead=$(gw_port 28603) # nothing listens there: a Kafka that is down
 keys=$STACK_DIR/0601.keys
 gw_key "$keys" acme ak_0601 s3cret-0601
 gw_key "$keys" acme ak_0601_burst s3cret-0601 # spent on the 429 alone
@@ -36,6 +36,12 @@ contract() { # DOC [ARGS...]
 rc=0
 contract "$doc" >"$STACK_DIR/0601.out" 2>&1 || rc=$?
 cat "$STACK_DIR/0601.out"
+# A port taken between gw_port and the bind would send the checks to
+# someone else's listener: both gateways must still be the ones we started.
+for g in gw0601 gw0601down; do
+	kill -0 "$(cat "$STACK_DIR/$g.daemon.pid")" 2>/dev/null || { tail -n 5 "$STACK_DIR/$g.log"; }
+	assert_eq "$g is running (the answers were its own)" "$(kill -0 "$(cat "$STACK_DIR/$g.daemon.pid")" 2>/dev/null && echo yes)" yes
+done
 assert_eq "the live gateway conforms to docs/openapi.yaml" "$rc" 0
 assert_match "every status of the table was driven" "$(cat "$STACK_DIR/0601.out")" \
 	'contract: PUT /v1/patients: 1[0-9] statuses \[200, 400, 401, 404, 405, 413, 415, 422, 429, (501, )?503\]'

@@ -31,9 +31,9 @@ topic=it0602
 new_topic $topic 2
 new_topic $topic.dlq 1
 fresh_db it0602
-port=$(gw_port 28070)
-gadmin=$(gw_port 28170)
-wadmin=$(gw_port 28270)
+port=$(gw_port 28620)
+gadmin=$(gw_port 28621)
+wadmin=$(gw_port 28622)
 keys=$STACK_DIR/0602.keys
 gw_key "$keys" acme ak_0602 s0602
 gw_start gw0602 "$gadmin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic
