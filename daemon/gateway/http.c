@@ -60,7 +60,6 @@ enum http_stage {
 	HTTP_STAGE_ANSWERED,
 };
 
-/* Delivery outcome, written by the poller thread. */
 /* Why a request is answered 503 before it is published. */
 enum http_unavailable {
 	HTTP_AVAILABLE = 0,
@@ -68,6 +67,7 @@ enum http_unavailable {
 	HTTP_UNAVAILABLE_KAFKA_DOWN, /* publisher_known_down */
 };
 
+/* Delivery outcome, written by the poller thread. */
 enum http_outcome {
 	HTTP_OUTCOME_PENDING = 0,
 	HTTP_OUTCOME_DELIVERED,
@@ -270,13 +270,12 @@ static const char *http_unavailable_message(enum http_unavailable why)
 /* A 503 before any work: at once when no body is coming (length 0) or the
  * client waits for "100 Continue"; otherwise once the body is in, read and
  * dropped (not held), so that the client can read the answer. */
-static enum MHD_Result http_unavailable(struct http *h, struct http_request *req,
-					enum http_unavailable why, size_t length)
+static enum MHD_Result http_unavailable(struct http_request *req, enum http_unavailable why,
+					size_t length)
 {
 	const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 							 MHD_HTTP_HEADER_EXPECT);
 
-	(void)h;
 	req->unavailable = why;
 	if (length == 0 || (expect && strcasecmp(expect, "100-continue") == 0))
 		return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, http_unavailable_message(why),
@@ -355,10 +354,10 @@ static enum MHD_Result http_head(struct http *h, struct http_request *req, const
 	/* Kafka known down, or no room in the budget: answered without
 	 * holding the body. */
 	if (publisher_known_down(h->publisher))
-		return http_unavailable(h, req, HTTP_UNAVAILABLE_KAFKA_DOWN, length ? declared : 1);
+		return http_unavailable(req, HTTP_UNAVAILABLE_KAFKA_DOWN, length ? declared : 1);
 	if (declared > 0) {
 		if (budget_reserve(h->budget, declared) < 0)
-			return http_unavailable(h, req, HTTP_UNAVAILABLE_BUDGET, declared);
+			return http_unavailable(req, HTTP_UNAVAILABLE_BUDGET, declared);
 		req->reserved = declared;
 		req->body = malloc(declared);
 		if (!req->body)
