@@ -26,7 +26,7 @@ cd "$SRC"
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev
-	postgresql kcat curl openssl ca-certificates bc wrk
+	postgresql kcat curl openssl ca-certificates bc wrk python3
 	default-jre-headless maven
 	clang libclang-rt-dev
 	python3 python3-yaml python3-jsonschema prometheus
