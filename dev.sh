@@ -14,16 +14,22 @@ RUN=$SRC/.run
 cd "$SRC"
 # shellcheck source=tests/lib/stack.sh
 . "$SRC/tests/lib/stack.sh"
+# shellcheck source=tests/lib/redocly.sh
+. "$SRC/tests/lib/redocly.sh"
 
 # Debian packages: build tools, the libraries configure looks for, the real
 # peers the tests talk to (PostgreSQL server, kcat, Java + Maven only to run
-# the Kafka broker), and clang for the libFuzzer targets.
+# the Kafka broker), clang for the libFuzzer targets, and what checks the API
+# document and the alert rules (python3 with yaml and jsonschema; promtool,
+# which comes with Debian's prometheus: under systemd that package also
+# enables a Prometheus server on :9090, as postgresql does on :5432).
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev
-	postgresql kcat curl openssl ca-certificates bc wrk procps
+	postgresql kcat curl openssl ca-certificates bc wrk python3 procps
 	default-jre-headless maven
 	clang libclang-rt-dev
+	python3 python3-yaml python3-jsonschema prometheus
 )
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -48,6 +54,9 @@ install_deps() {
 	for p in $(resolve_packages); do
 		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 	done
+	# npm installs Redocly CLI (tests/lib/redocly.sh); a Node.js from
+	# elsewhere with its own npm is kept.
+	command -v npm >/dev/null || missing+=(nodejs npm)
 	[ ${#missing[@]} -eq 0 ] && return 0
 	say "installing ${missing[*]}"
 	local sudo=
@@ -88,6 +97,8 @@ BUILD_OPTS="--enable-sanitizers --enable-fuzzing"
 
 cmd_build() {
 	install_deps
+	# Fetched now, while the registry is at hand; test 0600 runs it.
+	redocly_bin >/dev/null || say "could not install Redocly CLI $REDOCLY_VERSION: test 0600 will fail"
 	build $BUILD_OPTS
 }
 
@@ -167,6 +178,7 @@ cmd_up() {
 		done
 		psql -X -c "select tenant, code, first_name, last_name, gender, birthdate, email, received_at from patients where tenant = 'demo' and code = 'demo-1'"
 	)
+	say "API document (OpenAPI 3.1): $SRC/docs/openapi.yaml"
 	say "ready in $((SECONDS - t0))s; source .run/stack.env"
 	cat "$RUN/stack.env"
 }

@@ -2,6 +2,7 @@
 
 #include "jsondoc.h"
 
+#include "hex.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -24,17 +25,11 @@ static int jsondoc_hex4(const unsigned char *p, size_t left, unsigned *out)
 	if (left < 4)
 		return -1;
 	for (int k = 0; k < 4; k++) {
-		unsigned char c = p[k];
+		int d = hex_digit(p[k]);
 
-		v <<= 4;
-		if (c >= '0' && c <= '9')
-			v |= (unsigned)(c - '0');
-		else if (c >= 'a' && c <= 'f')
-			v |= (unsigned)(c - 'a' + 10);
-		else if (c >= 'A' && c <= 'F')
-			v |= (unsigned)(c - 'A' + 10);
-		else
+		if (d < 0)
 			return -1;
+		v = v << 4 | (unsigned)d;
 	}
 	*out = v;
 	return 0;

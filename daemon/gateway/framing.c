@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "hex.h"
+
 /* RFC 9110 s.5.6.2: tchar. */
 static bool framing_tchar(unsigned char c)
 {
@@ -25,17 +27,6 @@ static bool framing_unreserved(unsigned char c)
 static bool framing_subdelim(unsigned char c)
 {
 	return c && strchr("!$&'()*+,;=", c) != NULL;
-}
-
-static int framing_hex(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 static bool framing_name_is(const struct framing_header *f, const char *name)
@@ -134,8 +125,8 @@ int framing_normalize_path(const char *target, char *path, size_t path_size)
 		if (n + (c == '%' ? 3 : 1) >= path_size)
 			return -ENAMETOOLONG;
 		if (c == '%') {
-			int hi = framing_hex((unsigned char)p[1]);
-			int lo = hi < 0 ? -1 : framing_hex((unsigned char)p[2]);
+			int hi = hex_digit((unsigned char)p[1]);
+			int lo = hi < 0 ? -1 : hex_digit((unsigned char)p[2]);
 			unsigned char d;
 
 			if (hi < 0 || lo < 0)

@@ -17,7 +17,9 @@
 #include <json-c/json.h>
 #include <microhttpd.h>
 
+#include "budget.h"
 #include "clock.h"
+#include "conntrack.h"
 #include "envelope.h"
 #include "framing.h"
 #include "keys.h"
@@ -43,6 +45,17 @@
  * handler and gets our 431 or 414, with our envelope and headers; only a
  * head over this reaches libmicrohttpd's own bare answer. */
 #define HTTP_POOL_BYTES(max_header) (2 * (max_header) + 64 * 1024)
+/* Retry-After of the 503s that come before any work: the budget frees up
+ * as fast as Kafka answers; a broker known down is re-checked every
+ * second. */
+#define HTTP_RETRY_AFTER_BUDGET_S 1u
+#define HTTP_RETRY_AFTER_KAFKA_DOWN_S 5u
+/* libmicrohttpd may hold this many connections per --max-connections
+ * (shedding keeps ours at the limit; the rest are being shed, or requests
+ * in progress that are never shed). */
+#define HTTP_MHD_LIMIT_FACTOR 2u
+/* How often the reaper looks for overdue connections. */
+#define HTTP_REAP_INTERVAL_MS 200u
 
 static const char http_success[] = "{\"data\":[{\"message\":\"Success\"}]}";
 
@@ -53,6 +66,13 @@ enum http_stage {
 	HTTP_STAGE_BODY,       /* head accepted, body arriving */
 	HTTP_STAGE_PUBLISHING, /* suspended until its delivery report */
 	HTTP_STAGE_ANSWERED,
+};
+
+/* Why a request is answered 503 before it is published. */
+enum http_unavailable {
+	HTTP_AVAILABLE = 0,
+	HTTP_UNAVAILABLE_BUDGET,     /* --max-inflight-bytes reached */
+	HTTP_UNAVAILABLE_KAFKA_DOWN, /* publisher_known_down */
 };
 
 /* Delivery outcome, written by the poller thread. */
@@ -67,6 +87,8 @@ struct http {
 	struct MHD_Daemon *daemon;
 	struct publisher *publisher;
 	struct ratelimit *rl;
+	struct budget *budget; /* borrowed */
+	struct conntrack *ct;
 	size_t max_body;
 	size_t max_head;
 
@@ -83,7 +105,7 @@ struct http {
 	atomic_uint_fast64_t requests, published, rejected, failed;
 
 	struct metrics_family *m_requests, *m_duration, *m_publish, *m_patients, *m_inflight,
-		*m_connections;
+		*m_connections, *m_ended;
 };
 
 struct http_request {
@@ -97,6 +119,9 @@ struct http_request {
 	char client_id[ENVELOPE_CLIENT_REQUEST_ID_MAX + 1];
 	char tenant[ENVELOPE_TENANT_MAX + 1]; /* "" until authenticated */
 	struct ratelimit_verdict rl;
+	struct conntrack_conn *track; /* its connection's entry; NULL: untracked */
+	size_t reserved;	      /* bytes of the budget it holds */
+	enum http_unavailable unavailable;
 	char *body;
 	size_t len, cap, discarded;
 	bool too_large;
@@ -147,6 +172,11 @@ static enum MHD_Result http_answer(struct http_request *req, unsigned status, co
 	http_add_header_uint(resp, "X-RateLimit-Reset", req->rl.reset_s);
 	if (status == MHD_HTTP_TOO_MANY_REQUESTS)
 		http_add_header_uint(resp, MHD_HTTP_HEADER_RETRY_AFTER, req->rl.retry_after_s);
+	if (req->unavailable)
+		http_add_header_uint(resp, MHD_HTTP_HEADER_RETRY_AFTER,
+				     req->unavailable == HTTP_UNAVAILABLE_BUDGET
+					     ? HTTP_RETRY_AFTER_BUDGET_S
+					     : HTTP_RETRY_AFTER_KAFKA_DOWN_S);
 	if (allow)
 		MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
 	/* Draining for a stop: send keep-alive clients elsewhere. A request
@@ -165,6 +195,8 @@ static enum MHD_Result http_answer(struct http_request *req, unsigned status, co
 	}
 	r = MHD_queue_response(req->conn, status, resp);
 	MHD_destroy_response(resp);
+	/* Sending the answer is libmicrohttpd's idle timer's business. */
+	conntrack_exempt(h->ct, req->track);
 	req->status = status;
 	req->stage = HTTP_STAGE_ANSWERED;
 	return r;
@@ -250,6 +282,31 @@ static bool http_authenticate(struct http *h, struct http_request *req)
 	return true;
 }
 
+static const char *http_unavailable_message(enum http_unavailable why)
+{
+	return why == HTTP_UNAVAILABLE_BUDGET
+		       ? "the gateway is at its limit of bytes in flight; nothing was stored, "
+			 "retry later"
+		       : "Kafka is unreachable; nothing was stored, retry later";
+}
+
+/* A 503 before any work: at once when no body is coming (length 0) or the
+ * client waits for "100 Continue"; otherwise once the body is in, read and
+ * dropped (not held), so that the client can read the answer. */
+static enum MHD_Result http_unavailable(struct http_request *req, enum http_unavailable why,
+					size_t length)
+{
+	const char *expect = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							 MHD_HTTP_HEADER_EXPECT);
+
+	req->unavailable = why;
+	if (length == 0 || (expect && strcasecmp(expect, "100-continue") == 0))
+		return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, http_unavailable_message(why),
+				  NULL, NULL);
+	req->stage = HTTP_STAGE_BODY;
+	return MHD_YES;
+}
+
 /* The first call: headers only. Everything that can be refused without the
  * body is refused here (answered once the body is read and dropped, or at
  * once when the client waits for "100 Continue" or the body is too large to
@@ -258,6 +315,7 @@ static enum MHD_Result http_head(struct http *h, struct http_request *req, const
 				 const char *method)
 {
 	const char *client_id, *length;
+	size_t declared = 0; /* Content-Length; 0 when absent */
 	char msg[128];
 
 	if (strcmp(url, "/healthz") == 0) {
@@ -315,13 +373,22 @@ static enum MHD_Result http_head(struct http *h, struct http_request *req, const
 			req->stage = HTTP_STAGE_BODY;
 			return MHD_YES;
 		}
-		if (errno == 0 && *end == '\0' && n > 0) {
-			req->body = malloc((size_t)n);
-			if (!req->body)
-				return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory",
-						  NULL, NULL);
-			req->cap = (size_t)n;
-		}
+		if (errno == 0 && *end == '\0')
+			declared = (size_t)n;
+	}
+	/* Kafka known down, or no room in the budget: answered without
+	 * holding the body. */
+	if (publisher_known_down(h->publisher))
+		return http_unavailable(req, HTTP_UNAVAILABLE_KAFKA_DOWN, length ? declared : 1);
+	if (declared > 0) {
+		if (budget_reserve(h->budget, declared) < 0)
+			return http_unavailable(req, HTTP_UNAVAILABLE_BUDGET, declared);
+		req->reserved = declared;
+		req->body = malloc(declared);
+		if (!req->body)
+			return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory", NULL,
+					  NULL);
+		req->cap = declared;
 	}
 	req->stage = HTTP_STAGE_BODY;
 	return MHD_YES;
@@ -333,7 +400,8 @@ static enum MHD_Result http_body_chunk(struct http *h, struct http_request *req,
 	size_t n = *size;
 
 	*size = 0;
-	if (req->too_large) {
+	conntrack_body_bytes(h->ct, req->track, n);
+	if (req->too_large || req->unavailable) {
 		req->discarded += n;
 		return req->discarded > HTTP_DISCARD_FACTOR * h->max_body ? MHD_NO : MHD_YES;
 	}
@@ -345,6 +413,8 @@ static enum MHD_Result http_body_chunk(struct http *h, struct http_request *req,
 		free(req->body);
 		req->body = NULL;
 		req->len = req->cap = 0;
+		budget_release(h->budget, req->reserved);
+		req->reserved = 0;
 		return MHD_YES;
 	}
 	if (req->len + n > req->cap) {
@@ -355,6 +425,20 @@ static enum MHD_Result http_body_chunk(struct http *h, struct http_request *req,
 			cap *= 2;
 		if (cap > h->max_body)
 			cap = h->max_body;
+		/* A chunked body is charged to the budget as it grows. */
+		if (cap > req->reserved) {
+			if (budget_reserve(h->budget, cap - req->reserved) < 0) {
+				free(req->body);
+				req->body = NULL;
+				req->discarded = req->len + n;
+				req->len = req->cap = 0;
+				budget_release(h->budget, req->reserved);
+				req->reserved = 0;
+				req->unavailable = HTTP_UNAVAILABLE_BUDGET;
+				return MHD_YES;
+			}
+			req->reserved = cap;
+		}
 		grown = realloc(req->body, cap);
 		if (!grown)
 			return MHD_NO;
@@ -406,6 +490,9 @@ static enum MHD_Result http_process(struct http *h, struct http_request *req)
 		snprintf(msg, sizeof(msg), "the body is over the limit of %zu bytes", h->max_body);
 		return http_error(req, HTTP_CONTENT_TOO_LARGE, msg, NULL, NULL);
 	}
+	if (req->unavailable)
+		return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+				  http_unavailable_message(req->unavailable), NULL, NULL);
 	r = http_validate(req->body, req->len, &batch);
 	if (r == -EBADMSG) {
 		enum MHD_Result a = http_error(req, MHD_HTTP_BAD_REQUEST,
@@ -454,12 +541,23 @@ static enum MHD_Result http_process(struct http *h, struct http_request *req)
 				  NULL, NULL);
 	}
 	metrics_gauge_add(h->m_inflight, NULL, 1);
+	/* The budget now holds the message, not the body: what librdkafka
+	 * holds until its report. */
+	if (value_len > req->reserved)
+		budget_force(h->budget, value_len - req->reserved);
+	else
+		budget_release(h->budget, req->reserved - value_len);
+	req->reserved = value_len;
+	/* Waiting for Kafka: no deadline of ours. */
+	conntrack_exempt(h->ct, req->track);
 	/* Suspended before the send: the report may come at once, on the
 	 * poller thread, and must find the connection already suspended. */
 	MHD_suspend_connection(req->conn);
 	req->stage = HTTP_STAGE_PUBLISHING;
 	req->publish_us = clock_mono_us();
 	r = publisher_send(h->publisher, req->tenant, value, value_len, req);
+	if (r == 0)
+		req->reserved = 0; /* the publisher's to give back */
 	if (r < 0) {
 		free(value);
 		log_warning("publish_refused", "request_id=%s error=%s", req->id, strerror(-r));
@@ -517,6 +615,14 @@ static struct http_request *http_request_new(struct http *h, struct MHD_Connecti
 	req->h = h;
 	req->conn = conn;
 	req->start_us = clock_mono_us();
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+		req->track = ci ? ci->socket_context : NULL;
+	}
+	/* Called once the head is whole: its deadline no longer applies. */
+	conntrack_head_done(h->ct, req->track, req->start_us / 1000u);
 	atomic_init(&req->outcome, HTTP_OUTCOME_PENDING);
 	ratelimit_unspent(h->rl, &req->rl);
 	pthread_mutex_lock(&h->id_lock);
@@ -629,6 +735,8 @@ static enum MHD_Result http_handle(void *cls, struct MHD_Connection *conn, const
 		break;
 	case HTTP_STAGE_DRAIN:
 		if (*upload_data_size) {
+			/* A refused body still arrives at the minimum rate. */
+			conntrack_body_bytes(h->ct, req->track, *upload_data_size);
 			req->discarded += *upload_data_size;
 			*upload_data_size = 0;
 			return req->discarded > HTTP_DISCARD_FACTOR * h->max_body ? MHD_NO : MHD_YES;
@@ -673,6 +781,11 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	(void)conn;
 	if (!req)
 		return;
+	if (conntrack_why_ended(h->ct, req->track) != CONNTRACK_NONE)
+		end = conntrack_reason_name(conntrack_why_ended(h->ct, req->track));
+	/* A kept-alive connection's next head is due from now. */
+	conntrack_request_end(h->ct, req->track, clock_mono_ms());
+	budget_release(h->budget, req->reserved);
 	seconds = (double)(clock_mono_us() - req->start_us) / 1e6;
 	if (req->status)
 		snprintf(status, sizeof(status), "%u", req->status);
@@ -700,14 +813,23 @@ static void http_completed(void *cls, struct MHD_Connection *conn, void **con_cl
 	atomic_fetch_sub(&h->active, 1);
 }
 
+/* Every connection is in h->ct from its start to its end: deadlines and
+ * shedding (conntrack.h). */
 static void http_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
 			    enum MHD_ConnectionNotificationCode toe)
 {
 	struct http *h = cls;
 
-	(void)conn;
-	(void)socket_context;
 	metrics_gauge_add(h->m_connections, NULL, toe == MHD_CONNECTION_NOTIFY_STARTED ? 1 : -1);
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+		*socket_context = ci ? conntrack_opened(h->ct, ci->connect_fd, clock_mono_ms()) : NULL;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		conntrack_closed(h->ct, *socket_context);
+		*socket_context = NULL;
+	}
 }
 
 /* --- lifecycle ---------------------------------------------------------- */
@@ -718,6 +840,7 @@ static int http_register_metrics(struct http *h, struct metrics *m)
 						"415", "422", "429", "431", "501", "503", NULL };
 	static const double seconds[] = { 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
 					  0.5,	 1,    2.5,   5,    10,	 30 };
+	static const char *const ended[] = { "head_timeout", "body_too_slow", "shed", NULL };
 	size_t nb = sizeof(seconds) / sizeof(seconds[0]);
 
 	if (!m)
@@ -737,8 +860,12 @@ static int http_register_metrics(struct http *h, struct metrics *m)
 				      "Batches waiting for Kafka's delivery report.", NULL, NULL);
 	h->m_connections = metrics_gauge(m, "patients_gateway_connections",
 					 "Open client connections.", NULL, NULL);
+	h->m_ended = metrics_counter(m, "patients_gateway_connections_ended_total",
+				     "Connections the gateway ended itself, by reason: no whole "
+				     "head in time, body too slow, shed for room.",
+				     "reason", ended);
 	if (!h->m_requests || !h->m_duration || !h->m_publish || !h->m_patients ||
-	    !h->m_inflight || !h->m_connections)
+	    !h->m_inflight || !h->m_connections || !h->m_ended)
 		return -errno;
 	return 0;
 }
@@ -796,6 +923,7 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 	pthread_rwlock_init(&h->keys_lock, NULL);
 	pthread_mutex_init(&h->id_lock, NULL);
 	h->publisher = opt->publisher;
+	h->budget = opt->budget;
 	h->max_body = opt->max_body_bytes;
 	h->max_head = opt->max_header_bytes;
 	atomic_init(&h->inflight, 0);
@@ -817,6 +945,22 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 		snprintf(err, errsize, "metrics: %s", strerror(-r));
 		goto fail;
 	}
+	{
+		struct conntrack_limits cl = {
+			.max_connections = opt->max_connections,
+			.head_timeout_ms = (uint64_t)opt->head_timeout_s * 1000u,
+			.body_grace_ms = (uint64_t)opt->body_grace_s * 1000u,
+			.body_min_rate = opt->body_min_rate,
+			.reap_interval_ms = HTTP_REAP_INTERVAL_MS,
+			.ended = h->m_ended,
+		};
+
+		r = conntrack_new(&h->ct, &cl);
+		if (r < 0) {
+			snprintf(err, errsize, "connection table: %s", strerror(-r));
+			goto fail;
+		}
+	}
 	errno = 0;
 	h->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, http_handle, h,
@@ -824,7 +968,9 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 		MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 		MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 		MHD_OPTION_THREAD_POOL_SIZE, opt->threads,
-		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections,
+		/* Room past ours, so that a flood is accepted and shed instead
+		 * of waiting in the listen backlog with everyone else. */
+		MHD_OPTION_CONNECTION_LIMIT, opt->max_connections * HTTP_MHD_LIMIT_FACTOR,
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, opt->max_connections_per_ip,
 		MHD_OPTION_CONNECTION_TIMEOUT, opt->read_timeout_s,
 		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL_BYTES(opt->max_header_bytes),
@@ -849,6 +995,7 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 	*out = h;
 	return 0;
 fail:
+	conntrack_free(h->ct);
 	ratelimit_free(h->rl);
 	pthread_rwlock_destroy(&h->keys_lock);
 	pthread_mutex_destroy(&h->id_lock);
@@ -897,6 +1044,7 @@ void http_stop(struct http *h)
 	if (!h)
 		return;
 	MHD_stop_daemon(h->daemon);
+	conntrack_free(h->ct);
 	keys_free(h->keys);
 	ratelimit_free(h->rl);
 	pthread_rwlock_destroy(&h->keys_lock);

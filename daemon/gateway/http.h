@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct budget;
 struct http;
 struct keys;
 struct metrics;
@@ -21,9 +22,16 @@ struct http_options {
 	const char *tls_cert;	 /* PEM text (not a path); NULL: plain HTTP */
 	const char *tls_key;	 /* PEM text */
 	unsigned threads;	 /* libmicrohttpd's thread pool */
+	/* Over it, connections without a whole request head are shed, oldest
+	 * first; libmicrohttpd holds up to twice as many (requests in progress
+	 * are never shed). */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0: no per-address cap */
 	unsigned read_timeout_s;	 /* an idle connection is closed after it */
+	unsigned head_timeout_s;	 /* the whole request head within it */
+	unsigned body_grace_s;		 /* then the body at body_min_rate... */
+	unsigned body_min_rate;		 /* ...bytes/s; 0: no body deadline */
+	struct budget *budget;		 /* borrowed: bytes in flight */
 	size_t max_header_bytes;	 /* per-connection memory for the request head */
 	size_t max_body_bytes;
 	unsigned rate_limit;		 /* requests per minute per API key */

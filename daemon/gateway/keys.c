@@ -14,6 +14,7 @@
 #include <gnutls/gnutls.h>
 
 #include "envelope.h"
+#include "hex.h"
 #include "textfile.h"
 
 #define KEYS_DIGEST_LEN 32
@@ -53,17 +54,6 @@ int keys_hash_hex(const char *data, size_t len, char out[KEYS_HASH_HEX_LEN + 1])
 	}
 	out[KEYS_HASH_HEX_LEN] = '\0';
 	return 0;
-}
-
-static int keys_hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* 0 when the two digests are equal, non-zero otherwise, reading every byte. */
@@ -123,7 +113,7 @@ static int keys_parse_line(const char *s, size_t len, struct keys_entry *e, char
 		return -EINVAL;
 	}
 	for (size_t i = 0; i < KEYS_DIGEST_LEN; i++) {
-		int hi = keys_hex_value(hash[2 * i]), lo = keys_hex_value(hash[2 * i + 1]);
+		int hi = hex_digit((unsigned char)hash[2 * i]), lo = hex_digit((unsigned char)hash[2 * i + 1]);
 		if (hi < 0 || lo < 0) {
 			snprintf(why, whysize, "the secret's hash must be hex digits only");
 			return -EINVAL;

@@ -14,10 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
+#include "budget.h"
 #include "clock.h"
 #include "http.h"
 #include "keys.h"
@@ -49,6 +51,11 @@ struct gateway_config {
 	long long max_connections;
 	long long max_connections_per_ip;
 	long long read_timeout_s;
+	long long head_timeout_s;
+	long long body_min_rate;
+	long long body_grace_s;
+	long long max_inflight_bytes;
+	long long kafka_down_grace_ms;
 	long long max_header_bytes;
 	long long threads;
 	char *log_level;
@@ -86,12 +93,29 @@ static const struct setting gateway_settings[] = {
 	{ "max-body-bytes", 0, SETTING_INT, "PATIENTS_MAX_BODY_BYTES", "1048576", 1024, 67108864,
 	  OPT(max_body_bytes), "BYTES", "larger bodies are answered 413" },
 	{ "max-connections", 0, SETTING_INT, "PATIENTS_MAX_CONNECTIONS", "512", 1, 100000,
-	  OPT(max_connections), "N", "open client connections at most" },
+	  OPT(max_connections), "N",
+	  "open client connections; past it, those without a whole request head are shed, "
+	  "oldest first" },
 	{ "max-connections-per-ip", 0, SETTING_INT, "PATIENTS_MAX_CONNECTIONS_PER_IP", "64", 0,
 	  100000, OPT(max_connections_per_ip), "N",
 	  "open connections per client address; 0: no cap (behind a proxy)" },
 	{ "read-timeout-s", 0, SETTING_INT, "PATIENTS_READ_TIMEOUT_S", "30", 1, 3600,
 	  OPT(read_timeout_s), "S", "a connection that sends nothing for this long is closed" },
+	{ "head-timeout-s", 0, SETTING_INT, "PATIENTS_HEAD_TIMEOUT_S", "10", 1, 3600,
+	  OPT(head_timeout_s), "S",
+	  "the whole request head must arrive within S of the connection's start (or of the "
+	  "previous request's end), however busy the client keeps it" },
+	{ "body-min-rate", 0, SETTING_INT, "PATIENTS_BODY_MIN_RATE", "4096", 0, 1073741824,
+	  OPT(body_min_rate), "BYTES/S",
+	  "after --body-grace-s, a body slower than this on average is cut off; 0: never" },
+	{ "body-grace-s", 0, SETTING_INT, "PATIENTS_BODY_GRACE_S", "10", 0, 3600,
+	  OPT(body_grace_s), "S", "time a body has before --body-min-rate applies" },
+	{ "max-inflight-bytes", 0, SETTING_INT, "PATIENTS_MAX_INFLIGHT_BYTES", "67108864",
+	  1048576, 68719476736LL, OPT(max_inflight_bytes), "BYTES",
+	  "bodies being received plus batches waiting for Kafka, at most; past it: 503" },
+	{ "kafka-down-grace-ms", 0, SETTING_INT, "PATIENTS_KAFKA_DOWN_GRACE_MS", "5000", 0, 600000,
+	  OPT(kafka_down_grace_ms), "MS",
+	  "once no broker was reachable for this long, PUTs get 503 at once (until one is)" },
 	{ "max-header-bytes", 0, SETTING_INT, "PATIENTS_MAX_HEADER_BYTES", "32768", 8192, 1048576,
 	  OPT(max_header_bytes), "BYTES",
 	  "largest request head (larger: 431; a target over 8000 bytes: 414)" },
@@ -149,13 +173,36 @@ static void usage(FILE *out)
 /* What the admin listener's /readyz reads, written by the main loop. */
 struct readiness {
 	atomic_bool kafka;
+	struct publisher *pub;
 };
 
+/* Not ready whenever PUTs would get the fast 503, whatever the last
+ * metadata request said. */
 static bool ready_cb(void *arg)
 {
 	struct readiness *r = arg;
 
-	return atomic_load(&r->kafka);
+	return atomic_load(&r->kafka) && !publisher_known_down(r->pub);
+}
+
+/* Every connection is a descriptor, and libmicrohttpd may hold twice
+ * --max-connections: the soft limit goes up to the hard one (systemd's
+ * default soft limit is 1024). */
+static void raise_fd_limit(long long max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections * 2u + 256u;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want)
+		log_warning("fd_limit_low", "nofile=%llu wanted=%llu max_connections=%lld",
+			    (unsigned long long)rl.rlim_cur, (unsigned long long)want,
+			    max_connections);
 }
 
 static int hash_secret(void)
@@ -206,7 +253,7 @@ static int read_pem(const char *path, char **out, char *err, size_t errsize)
 }
 
 struct gauges {
-	struct metrics_family *kafka_up, *keys, *reloads;
+	struct metrics_family *kafka_up, *keys, *reloads, *inflight_bytes;
 };
 
 static void reload_keys(const struct gateway_config *cfg, struct http *http, struct gauges *g,
@@ -281,6 +328,7 @@ int main(int argc, char **argv)
 	struct http *http = NULL;
 	struct admin *admin = NULL;
 	struct keys *keys = NULL;
+	struct budget *budget = NULL;
 	char *tls_cert = NULL, *tls_key = NULL;
 	struct sigaction sa;
 	char err[600];
@@ -291,6 +339,7 @@ int main(int argc, char **argv)
 	int level, r, ret = EXIT_FAILURE;
 
 	atomic_init(&readiness.kafka, false);
+	readiness.pub = NULL;
 	if (settings_load(gateway_settings, NSETTINGS, &cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patients-gateway: %s\n", err);
 		ret = 2;
@@ -318,6 +367,13 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level((enum log_level)level);
+	if (cfg.max_inflight_bytes < cfg.max_body_bytes + 65536) {
+		fprintf(stderr, "patients-gateway: --max-inflight-bytes must hold at least one "
+				"body at --max-body-bytes (%lld) and its envelope (64 KiB)\n",
+			cfg.max_body_bytes);
+		ret = 2;
+		goto out;
+	}
 	if (!cfg.tls_cert != !cfg.tls_key) {
 		fprintf(stderr, "patients-gateway: --tls-cert and --tls-key go together\n");
 		ret = 2;
@@ -364,6 +420,15 @@ int main(int argc, char **argv)
 		g.reloads = metrics_counter(metrics, "patients_gateway_key_reloads_total",
 					    "Reloads of the keys file (SIGHUP), by outcome.", "outcome",
 					    outcomes);
+		g.inflight_bytes = metrics_gauge(
+			metrics, "patients_gateway_inflight_bytes",
+			"Bytes of bodies being received and batches waiting for Kafka "
+			"(--max-inflight-bytes).", NULL, NULL);
+	}
+	raise_fd_limit(cfg.max_connections);
+	if (budget_new(&budget, (size_t)cfg.max_inflight_bytes) < 0) {
+		fprintf(stderr, "patients-gateway: out of memory\n");
+		goto out;
 	}
 	metrics_gauge_set(g.keys, NULL, (double)keys_count(keys));
 
@@ -374,12 +439,15 @@ int main(int argc, char **argv)
 		.timeout_ms = (int)cfg.publish_timeout_ms,
 		/* The envelope around a body at the limit still fits. */
 		.max_message_bytes = (size_t)cfg.max_body_bytes + 65536u,
+		.down_grace_ms = (int)cfg.kafka_down_grace_ms,
+		.budget = budget,
 		.delivered = http_delivered,
 	};
 	if (publisher_new(&pub, &popt, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patients-gateway: %s\n", err);
 		goto out;
 	}
+	readiness.pub = pub;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	hopt = (struct http_options){
 		.listen = cfg.listen,
@@ -390,6 +458,10 @@ int main(int argc, char **argv)
 		.max_connections = (unsigned)cfg.max_connections,
 		.max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
 		.read_timeout_s = (unsigned)cfg.read_timeout_s,
+		.head_timeout_s = (unsigned)cfg.head_timeout_s,
+		.body_grace_s = (unsigned)cfg.body_grace_s,
+		.body_min_rate = (unsigned)cfg.body_min_rate,
+		.budget = budget,
 		.max_header_bytes = (size_t)cfg.max_header_bytes,
 		.max_body_bytes = (size_t)cfg.max_body_bytes,
 		.rate_limit = (unsigned)cfg.rate_limit,
@@ -431,6 +503,11 @@ int main(int argc, char **argv)
 				log_error("log_reopen_failed", "error=%s", strerror(-r));
 			reload_keys(&cfg, http, &g, ready);
 		}
+		/* librdkafka says every broker is down: ask at once, and every
+		 * second while it lasts, whether one answers, so that a blip
+		 * ends before the grace of publisher_known_down runs out. */
+		if (publisher_down_for_ms(pub) > 0 && next_check > now + 1000u)
+			next_check = now;
 		if (now >= next_check) {
 			bool was = ready;
 
@@ -458,6 +535,7 @@ int main(int argc, char **argv)
 				      st.rejected, st.failed, st.inflight);
 			next_status = now + 5000u;
 		}
+		metrics_gauge_set(g.inflight_bytes, NULL, (double)budget_used(budget));
 		notify_watchdog();
 		clock_sleep_ms(200);
 	}
@@ -483,6 +561,7 @@ out:
 	}
 	admin_stop(admin);
 	publisher_free(pub);
+	budget_free(budget); /* after the publisher: its reports give bytes back */
 	metrics_free(metrics);
 	keys_free(keys);
 	free(tls_cert);

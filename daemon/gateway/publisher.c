@@ -13,6 +13,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "brokerstate.h"
+#include "budget.h"
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
@@ -25,6 +27,7 @@
 struct publisher_ticket {
 	struct publisher_ticket *prev, *next; /* in the pending list while unreported */
 	void *opaque;
+	size_t bytes; /* of the value: given back to the budget when librdkafka frees it */
 	uint64_t deadline_ms;
 	bool reported;
 };
@@ -33,6 +36,8 @@ struct publisher {
 	rd_kafka_t *rk;
 	rd_kafka_topic_t *rkt;
 	publisher_delivered_fn delivered;
+	struct budget *budget; /* borrowed; NULL: none */
+	struct brokerstate brokers;
 	int timeout_ms;
 	pthread_t poller;
 	bool poller_started;
@@ -65,6 +70,11 @@ static void publisher_dr(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *op
 	int err = 0;
 
 	(void)rk;
+	/* librdkafka is done with the value (it frees it after this call). */
+	if (p->budget)
+		budget_release(p->budget, t->bytes);
+	if (!msg->err)
+		brokerstate_up(&p->brokers); /* a broker has it: not down */
 	if (msg->err == RD_KAFKA_RESP_ERR__MSG_TIMED_OUT)
 		err = -ETIMEDOUT;
 	else if (msg->err)
@@ -122,7 +132,10 @@ static void publisher_error(rd_kafka_t *rk, int err, const char *reason, void *o
 {
 	char q[600];
 
-	(void)opaque;
+	/* Every broker, bootstrap ones included, is unreachable: start the
+	 * clock of publisher_known_down. */
+	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+		brokerstate_down(&((struct publisher *)opaque)->brokers, clock_mono_ms());
 	/* A fatal error (the idempotent producer's guarantees are gone) is
 	 * logged loudly; every later send fails and is answered 503. */
 	if (err == RD_KAFKA_RESP_ERR__FATAL) {
@@ -175,6 +188,8 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 		return -ENOMEM;
 	}
 	p->delivered = opt->delivered;
+	p->budget = opt->budget;
+	brokerstate_init(&p->brokers, (uint64_t)opt->down_grace_ms);
 	p->timeout_ms = opt->timeout_ms;
 	atomic_init(&p->stop, false);
 	pthread_mutex_init(&p->mu, NULL);
@@ -222,6 +237,7 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
 	if (!t)
 		return -ENOBUFS;
 	t->opaque = opaque;
+	t->bytes = len;
 	t->deadline_ms = clock_mono_ms() + (uint64_t)p->timeout_ms;
 	/* Linked before the send: the report may come before producev returns. */
 	pthread_mutex_lock(&p->mu);
@@ -250,6 +266,8 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
 		free(t);
 		if (reported) {
 			free(value);
+			if (p->budget)
+				budget_release(p->budget, len);
 			return 0;
 		}
 	}
@@ -271,12 +289,28 @@ bool publisher_reachable(struct publisher *p, int timeout_ms)
 	const struct rd_kafka_metadata *md = NULL;
 	bool ok;
 
-	if (rd_kafka_metadata(p->rk, 0, p->rkt, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (rd_kafka_metadata(p->rk, 0, p->rkt, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* No broker answered within timeout_ms: as good a sign as the
+		 * error callback's (which may not repeat while they stay down). */
+		brokerstate_down(&p->brokers, clock_mono_ms());
 		return false;
+	}
+	/* A broker answered, whatever it said of the topic. */
+	brokerstate_up(&p->brokers);
 	ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
 	     md->topics[0].partition_cnt > 0;
 	rd_kafka_metadata_destroy(md);
 	return ok;
+}
+
+bool publisher_known_down(struct publisher *p)
+{
+	return brokerstate_known_down(&p->brokers, clock_mono_ms());
+}
+
+uint64_t publisher_down_for_ms(struct publisher *p)
+{
+	return brokerstate_down_for_ms(&p->brokers, clock_mono_ms());
 }
 
 int publisher_outq_len(struct publisher *p)

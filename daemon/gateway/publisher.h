@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
+struct budget;
 struct publisher;
 struct settings_list;
 
@@ -24,6 +26,13 @@ struct publisher_options {
 	const struct settings_list *kafka_props; /* --kafka-prop, last word */
 	int timeout_ms;				 /* message.timeout.ms */
 	size_t max_message_bytes;		 /* message.max.bytes */
+	/* How long every broker must have been down before
+	 * publisher_known_down says so (see brokerstate.h). */
+	int down_grace_ms;
+	/* Borrowed; NULL: none. A message sent holds len bytes of it, given
+	 * back when librdkafka frees the value (which can be after the
+	 * delivered() call of a publish timeout). */
+	struct budget *budget;
 	publisher_delivered_fn delivered;
 };
 
@@ -33,7 +42,9 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 		  size_t errsize);
 
 /* Queues value (malloc'd; on success the publisher owns and frees it) with
- * key. Never blocks. Returns 0, then exactly one delivered() call follows;
+ * key. Never blocks. Returns 0, then exactly one delivered() call follows
+ * and the len bytes the caller reserved in the budget are the publisher's
+ * to give back;
  * -ENOBUFS when the local queue is full, -EMSGSIZE when the message is over
  * message.max.bytes, -EIO otherwise: the caller still owns value and no
  * report follows. Thread-safe. */
@@ -43,6 +54,16 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
  * true when the topic is known with at least one partition. Blocks the
  * caller (the main loop), never the poller. */
 bool publisher_reachable(struct publisher *p, int timeout_ms);
+
+/* True while every broker has been unreachable for at least down_grace_ms
+ * with no sign of life since: a new batch would only wait out the publish
+ * timeout. A metadata request that succeeds (publisher_reachable) or a
+ * delivery report from a broker ends it at once. */
+bool publisher_known_down(struct publisher *p);
+
+/* How long every broker has been unreachable (0: a broker is up, or none
+ * was seen down), grace or not. */
+uint64_t publisher_down_for_ms(struct publisher *p);
 
 /* Messages queued or in flight, not yet reported. */
 int publisher_outq_len(struct publisher *p);

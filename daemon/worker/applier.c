@@ -185,6 +185,18 @@ static void applier_store_offset(struct applier *a, const struct applier_job *jo
 	rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* A write the fence refused (PostgreSQL answered, so it is up): done when
+ * the batch is already in, otherwise let go for the rewind. */
+static enum applier_outcome applier_fenced(struct applier *a, const struct applier_job *job,
+					   const struct store_position *pos, int64_t stored)
+{
+	applier_set_db_up(a->shw, true);
+	if (!applier_fence_failed(a, pos, stored))
+		return APPLIER_LET_GO;
+	applier_store_offset(a, job);
+	return APPLIER_DONE;
+}
+
 /* Poison: to the DLQ, then past it in PostgreSQL. A failure of either is
  * transient (the DLQ may then hold the message twice, never zero times). */
 static enum applier_outcome applier_dead_letter(struct applier *a, const struct applier_job *job,
@@ -204,13 +216,8 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 	if (r < 0)
 		return APPLIER_RETRY;
 	r = store_skip_offset(&a->store, &pos, &stored, &err);
-	if (r == -ESTALE) {
-		applier_set_db_up(a->shw, true);
-		if (!applier_fence_failed(a, &pos, stored))
-			return APPLIER_LET_GO;
-		applier_store_offset(a, job);
-		return APPLIER_DONE;
-	}
+	if (r == -ESTALE)
+		return applier_fenced(a, job, &pos, stored);
 	if (r < 0) {
 		applier_set_db_up(a->shw, false);
 		return APPLIER_RETRY;
@@ -352,13 +359,8 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 		applier_decode_ahead(a);
 		r = store_apply_finish(&a->store, &written, &stored, &serr);
 	}
-	if (r == -ESTALE) {
-		applier_set_db_up(a->shw, true);
-		if (!applier_fence_failed(a, &pos, stored))
-			return APPLIER_LET_GO;
-		applier_store_offset(a, job);
-		return APPLIER_DONE;
-	}
+	if (r == -ESTALE)
+		return applier_fenced(a, job, &pos, stored);
 	if (r < 0 && serr.failure == STORE_PERMANENT) {
 		applier_set_db_up(a->shw, true);
 		snprintf(why, sizeof(why), "SQLSTATE %s: %s", serr.sqlstate, serr.message);

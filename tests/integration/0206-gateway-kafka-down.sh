@@ -28,7 +28,9 @@ keys=$STACK_DIR/0206.keys
 gw_key "$keys" acme ak_0206 s3cret
 gw_args=(--listen "127.0.0.1:$port" --keys-file "$keys" --brokers "$brokers" --topic $topic
 	--publish-timeout-ms 3000)
-gw_start gw0206 "$admin" "${gw_args[@]}"
+# A grace longer than the scenario: batch B must wait for Kafka, not get
+# the fast 503 (the second start below has the default, 5 s).
+gw_start gw0206 "$admin" "${gw_args[@]}" --kafka-down-grace-ms 60000
 url=http://127.0.0.1:$port/v1/patients
 
 gw_put "$url" ak_0206 s3cret "$(gw_body 0 10 A)"
@@ -60,9 +62,21 @@ rm -f "$STACK_DIR/gw0206.daemon.pid"
 assert_eq "SIGTERM with a batch in flight: exit 0 once it is answered" "$rc" 0
 assert_match "the stop was logged" "$(cat "$STACK_DIR/gw0206.log")" "event=gateway_stopping active=1 inflight=1"
 
-# While the broker is down the gateway starts, answers and is not ready.
+# While the broker is down the gateway starts, answers and is not ready;
+# once no broker was reachable for --kafka-down-grace-ms (5 s), a PUT gets
+# 503 at once instead of after the publish timeout.
 WAIT=healthz gw_start gw0206 "$admin" "${gw_args[@]}"
 assert_eq "/readyz: not ready while Kafka is down" "$(curl -s "http://127.0.0.1:$admin/readyz")" "not ready"
+for ((i = 0; i < 40; i++)); do
+	gw_put "$url" ak_0206 s3cret "$(gw_body 200 1 D)" --max-time 1
+	[ "$GW_STATUS" = 503 ] && break
+	sleep 0.5
+done
+out=$(curl -sS -o /dev/null -w '%{http_code} %{time_total}' -X PUT "$url" -H 'X-API-Key: ak_0206' \
+	-H 'X-Secret-Key: s3cret' -H 'Content-Type: application/json' --data-binary "$(gw_body 200 1 D)")
+read -r status seconds <<<"$out"
+echo "# known down: 503 after ${seconds}s"
+assert_eq "Kafka known down: 503 at once (${seconds}s)" "$status $(echo "$seconds < 1" | bc)" "503 1"
 
 (STACK_KAFKA_PORT_BASE=29500 STACK_PG_PORT_BASE=55900 stack_kafka_up "$k2") >>"$k2.up.log" 2>&1 ||
 	{ cat "$k2.up.log"; exit 1; }
