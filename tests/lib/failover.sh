@@ -39,6 +39,9 @@ fo_setup() { # NAME MODE
 	FO=$STACK_DIR/$1
 	FO_NAME=$1
 	mkdir -p "$FO"
+	# The pair is a plain cluster of its own (trust, no TLS, user postgres):
+	# whatever the run sets for its main cluster must not reach it.
+	unset PATIENTS_DB PGSSLMODE PGSSLROOTCERT PGSSLCERT PGSSLKEY PGPASSWORD PGPASSFILE PGSERVICE PGTARGETSESSIONATTRS
 	trap fo_cleanup EXIT
 	stack_ha_up "$FO" "$2" || return 1
 	# shellcheck disable=SC1091
