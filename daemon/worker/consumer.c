@@ -152,10 +152,12 @@ static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_l
 					      &err)) < 0) {
 			long wait = backoff_ms(CONSUMER_RETRY_BASE_MS, c->opt.retry_max_ms, ++attempts,
 					       &c->seed);
+			char q[300];
 
 			log_warning("offset_load_failed",
-				    "partition=%" PRId32 " sqlstate=%s retry_ms=%ld", tp->partition,
-				    err.sqlstate[0] ? err.sqlstate : "-", wait);
+				    "partition=%" PRId32 " sqlstate=%s message=%s retry_ms=%ld",
+				    tp->partition, err.sqlstate[0] ? err.sqlstate : "-",
+				    log_quote(q, sizeof(q), err.message), wait);
 			notify_status("waiting for PostgreSQL to load offsets");
 			notify_watchdog();
 			if (*c->stop)
