@@ -94,6 +94,11 @@ static void store_set_error(struct store_error *err, const PGresult *res, PGconn
 		err->message[--n] = '\0';
 }
 
+void store_error_set(struct store_error *err, const PGresult *res, PGconn *conn)
+{
+	store_set_error(err, res, conn);
+}
+
 int store_init(struct store *s, const char *conninfo)
 {
 	memset(s, 0, sizeof(*s));

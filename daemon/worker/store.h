@@ -81,6 +81,11 @@ int store_apply_finish(struct store *s, long *written, struct store_error *err);
 int store_skip_offset(struct store *s, const char *group, const char *topic, int32_t partition,
 		      int64_t offset, struct store_error *err);
 
+/* Fills err from a failed result (or, with res NULL, from conn's last
+ * error), classified, with row data cut from data exceptions: for the
+ * modules that run statements of their own on a store's connection. */
+void store_error_set(struct store_error *err, const PGresult *res, PGconn *conn);
+
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);
 
