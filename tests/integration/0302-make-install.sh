@@ -11,7 +11,7 @@ root=$dest$prefix
 for f in bin/patients-gateway bin/patients-worker \
 	lib/systemd/system/patients-gateway.service lib/systemd/system/patients-worker.service \
 	lib/systemd/system/patients-worker@.service lib/sysusers.d/patients.conf \
-	share/patients/sql/001_initial.sql share/doc/patients/README.md \
+	share/patients/sql/001_initial.sql share/patients/sql/roles.sql share/doc/patients/README.md \
 	share/doc/patients/examples/gateway.env.example share/doc/patients/examples/worker.env.example; do
 	assert_eq "installs $f" "$([ -s "$root/$f" ] && echo yes)" yes
 done
