@@ -15,11 +15,14 @@
 #include <unistd.h>
 
 #include "admin.h"
+#include "clock.h"
 #include "consumer.h"
 #include "dlq.h"
+#include "grants.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "prune.h"
 #include "settings.h"
 #include "store.h"
 
@@ -39,6 +42,8 @@ struct worker_config {
 	long long retry_max_ms;
 	long long db_connections;
 	bool migrate;
+	char *prune_batches;
+	struct settings_list prune_groups;
 	char *log_level;
 	char *log_file;
 	char *admin_listen;
@@ -73,6 +78,10 @@ static const struct setting worker_settings[] = {
 	  "PostgreSQL connections: batches of different partitions applied at once" },
 	{ "migrate", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(migrate), NULL,
 	  "apply pending schema migrations and exit" },
+	{ "prune-batches-older-than", 0, SETTING_STRING, NULL, NULL, 0, 0, OPT(prune_batches),
+	  "DURATION", "delete patient_batches rows applied before now - DURATION (30d, 12h...), exit" },
+	{ "prune-group", 0, SETTING_LIST, NULL, NULL, 0, 0, OPT(prune_groups), "GROUP",
+	  "delete an idle group's consumer_offsets rows (never --group's), exit; repeatable" },
 	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
 	  "LEVEL", "error, warning, notice, info or debug" },
 	{ "log-file", 0, SETTING_STRING, "PATIENTS_LOG_FILE", NULL, 0, 0, OPT(log_file), "PATH",
@@ -128,6 +137,8 @@ static void usage(FILE *out)
 	settings_usage(out, worker_settings, NSETTINGS);
 	fprintf(out, "\n"
 		     "Backfill: patients-worker --group backfill-1 --from-beginning --exit-at-end\n"
+		     "Prune (as the migrator): patients-worker --prune-batches-older-than 90d\n"
+		     "  --prune-group backfill-1\n"
 		     "Signals: TERM/INT finish the batch in hand, commit and leave the group\n"
 		     "(a second one exits at once); HUP reopens --log-file.\n");
 }
@@ -163,19 +174,83 @@ static int64_t parse_rfc3339_ms(const char *s)
 	return t * 1000 + ms;
 }
 
-/* Waits for PostgreSQL and a current schema. Returns 0; EXIT_CONFIG when the
- * schema is not this worker's (no retry can fix that); 1 when stopped. */
+/* Logs why PostgreSQL cannot be used yet: when the reason changes, and
+ * again every WAIT_REMIND_MS while it stays (one line, not one a second,
+ * for a wrong password or CA that only an operator fixes). */
+#define WAIT_REMIND_MS (5 * 60 * 1000)
+
+struct wait_log {
+	char last[512];
+	uint64_t at;
+};
+
+static bool wait_log_due(struct wait_log *w, const char *reason)
+{
+	uint64_t now = clock_mono_ms();
+
+	if (w->at && strcmp(w->last, reason) == 0 && now - w->at < WAIT_REMIND_MS)
+		return false;
+	snprintf(w->last, sizeof(w->last), "%s", reason);
+	w->at = now;
+	return true;
+}
+
+/* Missing grants: logged one line per privilege when the set changes.
+ * Returns whether any is missing (to wait), or -EIO. */
+static int wait_grants(struct store *store, bool schema_only, struct wait_log *w,
+		       struct store_error *err)
+{
+	struct grants_missing missing[16];
+	char desc[512];
+	int n = grants_check(store, missing, sizeof(missing) / sizeof(missing[0]), err);
+	size_t k = 0;
+
+	if (n < 0)
+		return n;
+	/* An unmigrated database has no tables to lack grants on: only
+	 * USAGE on the schema matters then. */
+	for (int i = 0; i < n; i++)
+		if (!schema_only || strcmp(missing[i].kind, "schema") == 0)
+			missing[k++] = missing[i];
+	if (k == 0)
+		return 0;
+	grants_describe(missing, k, desc, sizeof(desc));
+	if (wait_log_due(w, desc))
+		for (size_t i = 0; i < k; i++)
+			log_error("privilege_missing", "%s=%s privilege=%s", missing[i].kind,
+				  missing[i].name, missing[i].privilege);
+	notify_status("waiting for PostgreSQL grants: %s", desc);
+	return 1;
+}
+
+/* Waits for PostgreSQL, a current schema and the grants the worker needs.
+ * Returns 0; EXIT_CONFIG when the schema is not this worker's (no retry can
+ * fix that); 1 when stopped. A missing grant is waited for instead: it is
+ * fixed in the database, by a DBA, and the worker then starts by itself, as
+ * it does once an unreachable PostgreSQL answers. */
 static int wait_for_schema(struct store *store)
 {
-	unsigned attempt = 0;
+	struct wait_log w = { 0 };
 
 	for (;;) {
 		struct store_error err = { 0 };
-		int r = store_check_schema(store, &err);
+		int r = store_check_schema(store, &err), g = 0;
 
-		if (r == 0)
-			return 0;
-		if (r == -ENOENT || r == -EPROTO) {
+		if (r == 0 || r == -ENOENT) {
+			struct store_error gerr = { 0 };
+
+			g = wait_grants(store, r == -ENOENT, &w, &gerr);
+			if (g < 0) { /* the connection failed: wait for it below */
+				r = g;
+				err = gerr;
+				g = 0;
+			} else if (g == 0 && r == 0) {
+				if (w.at) /* after waiting: say the wait is over */
+					log_notice("postgresql_ready", "schema=current grants=ok");
+				return 0;
+			}
+		}
+		if (g == 0 && (r == -ENOENT || r == -EPROTO)) {
 			char q[300];
 			log_error("schema_not_current", "message=%s",
 				  log_quote(q, sizeof(q), err.message));
@@ -184,15 +259,70 @@ static int wait_for_schema(struct store *store)
 		}
 		if (stop_requested)
 			return 1;
-		if (attempt++ % 10 == 0) {
-			char q[300];
-			log_warning("postgresql_unavailable", "message=%s",
-				    log_quote(q, sizeof(q), err.message));
+		if (g == 0) {
+			if (wait_log_due(&w, err.message)) {
+				char q[300];
+				log_warning("postgresql_unavailable", "message=%s",
+					    log_quote(q, sizeof(q), err.message));
+			}
+			notify_status("waiting for PostgreSQL");
 		}
-		notify_status("waiting for PostgreSQL");
 		notify_watchdog();
 		sleep(1);
 	}
+}
+
+/* --prune-batches-older-than, --prune-group: run once (a timer), as the
+ * migrator, and exit. Returns the exit status. */
+static int run_prune(struct store *store, const struct worker_config *cfg)
+{
+	struct store_error err = { 0 };
+	long long seconds = 0, n = 0;
+	char cutoff[64];
+	int r;
+
+	if (cfg->prune_batches && prune_parse_duration(cfg->prune_batches, &seconds) < 0) {
+		fprintf(stderr, "patients-worker: --prune-batches-older-than: \"%s\" is not a "
+				"duration such as 45s, 90m, 12h, 30d or 2w\n", cfg->prune_batches);
+		return 2;
+	}
+	r = store_check_schema(store, &err);
+	if (r < 0) {
+		fprintf(stderr, "patients-worker: %s%s%s\n", err.sqlstate[0] ? err.sqlstate : "",
+			err.sqlstate[0] ? " " : "", err.message);
+		return r == -EIO ? EXIT_FAILURE : EXIT_CONFIG;
+	}
+	for (size_t i = 0; i < cfg->prune_groups.count; i++) {
+		const char *g = cfg->prune_groups.items[i];
+
+		r = prune_group(store, g, cfg->group, &n, &err);
+		if (r == -EPERM) {
+			fprintf(stderr, "patients-worker: refusing to prune group %s: it is this "
+					"worker's --group, the live group, which resumes from those "
+					"offsets\n", g);
+			return EXIT_FAILURE;
+		}
+		if (r == -EBUSY) {
+			fprintf(stderr, "patients-worker: refusing to prune group %s: its offsets "
+					"were written in the last hour (a backfill still running?)\n", g);
+			return EXIT_FAILURE;
+		}
+		if (r < 0)
+			goto fail;
+		printf("pruned %lld consumer_offsets rows of group %s\n", n, g);
+	}
+	if (cfg->prune_batches) {
+		r = prune_batches(store, seconds, &stop_requested, &n, cutoff, sizeof(cutoff), &err);
+		if (r < 0)
+			goto fail;
+		printf("pruned %lld patient_batches rows applied before %s%s\n", n, cutoff,
+		       stop_requested ? " (stopped early)" : "");
+	}
+	return EXIT_SUCCESS;
+fail:
+	fprintf(stderr, "patients-worker: prune failed: %s%s%s\n",
+		err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "", err.message);
+	return EXIT_FAILURE;
 }
 
 static int run_migrate(struct store *store)
@@ -294,6 +424,10 @@ int main(int argc, char **argv)
 		goto out;
 	if (cfg.migrate) {
 		ret = run_migrate(&store);
+		goto out;
+	}
+	if (cfg.prune_batches || cfg.prune_groups.count) {
+		ret = run_prune(&store, &cfg);
 		goto out;
 	}
 	/* Up before PostgreSQL and Kafka are: /healthz answers, /readyz says

@@ -150,9 +150,7 @@ bool store_needs_reconnect(const char *sqlstate)
 	return r && r->reconnect;
 }
 
-/* Fills err from res (NULL: from the connection) and marks a connection
- * unfit for the retry, so that store_connect opens a new one. */
-static void store_set_error(struct store *s, struct store_error *err, const PGresult *res)
+void store_error_set(struct store *s, struct store_error *err, const PGresult *res)
 {
 	PGconn *conn = s->conn;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
@@ -224,7 +222,7 @@ int store_connect(struct store *s, struct store_error *err)
 	s->prepared = false;
 	s->conn = PQconnectdbParams(keys, values, 1);
 	if (!s->conn || PQstatus(s->conn) != CONNECTION_OK) {
-		store_set_error(s, err, NULL);
+		store_error_set(s, err, NULL);
 		err->failure = STORE_TRANSIENT;
 		if (s->conn)
 			PQfinish(s->conn);
@@ -241,7 +239,7 @@ static int store_check(struct store *s, const PGresult *res, ExecStatusType want
 {
 	if (PQresultStatus(res) == want)
 		return 0;
-	store_set_error(s, err, res);
+	store_error_set(s, err, res);
 	return -EIO;
 }
 
@@ -555,7 +553,7 @@ int store_apply_send(struct store *s, const struct patient_batch *batch,
 	/* A blocking connection: the whole statement is on its way (the
 	 * arrays may be rebuilt) when this returns. */
 	if (!PQsendQueryPrepared(s->conn, STORE_APPLY_STMT, SA_NPARAMS, params, NULL, NULL, 0)) {
-		store_set_error(s, err, NULL);
+		store_error_set(s, err, NULL);
 		err->failure = STORE_TRANSIENT;
 		return -EIO;
 	}
@@ -575,7 +573,7 @@ static int store_fenced_result(struct store *s, PGresult *res, long *written, in
 	if (r < 0)
 		goto out;
 	if (PQntuples(res) != 1 || PQnfields(res) != 3) {
-		store_set_error(s, err, res); /* not the statement we prepared */
+		store_error_set(s, err, res); /* not the statement we prepared */
 		r = -EIO;
 		goto out;
 	}

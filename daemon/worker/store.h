@@ -103,6 +103,13 @@ int store_apply_finish(struct store *s, long *written, int64_t *stored, struct s
 int store_skip_offset(struct store *s, const struct store_position *pos, int64_t *stored,
 		      struct store_error *err);
 
+/* Fills err from a failed result (or, with res NULL, from the connection's
+ * last error), classified, with row data cut from data exceptions, and
+ * marks s's connection for a new one when the failure asks for it: for
+ * every statement run on a store's connection, here or in the modules
+ * that run statements of their own (grants, prune). */
+void store_error_set(struct store *s, struct store_error *err, const PGresult *res);
+
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);
 

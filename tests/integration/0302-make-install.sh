@@ -12,7 +12,7 @@ root=$dest$prefix
 for f in bin/patients-gateway bin/patients-worker \
 	lib/systemd/system/patients-gateway.service lib/systemd/system/patients-worker.service \
 	lib/systemd/system/patients-worker@.service lib/sysusers.d/patients.conf \
-	share/patients/sql/001_initial.sql share/doc/patients/README.md \
+	share/patients/sql/001_initial.sql share/patients/sql/roles.sql share/doc/patients/README.md \
 	share/doc/patients/examples/gateway.env.example share/doc/patients/examples/worker.env.example \
 	share/doc/patients/openapi.yaml share/patients/prometheus/patients.rules.yml \
 	share/patients/prometheus/scrape.yml; do

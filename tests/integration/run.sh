@@ -33,6 +33,12 @@ STACK_PG_PORT_BASE=${STACK_PG_PORT_BASE:-55439} STACK_KAFKA_PORT_BASE=${STACK_KA
 	{ echo "integration: could not start the stack"; echo "integration: 0 passed, 1 failed"; exit 1; }
 # shellcheck disable=SC1091
 . "$STACK_DIR/stack.env"
+# The workers connect as the least-privilege role of sql/roles.sql, as in
+# production; psql (PGUSER) stays the superuser that inspects and sets up.
+# fresh_db migrates as patients_migrator.
+stack_pg_roles "$STACK_DIR" ||
+	{ echo "integration: could not make the roles"; echo "integration: 0 passed, 1 failed"; exit 1; }
+export PATIENTS_DB="user=patients_worker"
 export STACK_DIR PATIENTS_SRC=$SRC
 # Many daemons side by side: admin listeners on any free port unless a
 # scenario names one.

@@ -21,11 +21,14 @@ envelope() {
 	}'
 }
 
-# A fresh database for one scenario, migrated; exports PGDATABASE.
+# A fresh database for one scenario, owned by patients_migrator (so it owns
+# the schema public, as sql/roles.sql arranges in production) and migrated
+# by it; exports PGDATABASE. The workers then connect as run.sh says
+# (PATIENTS_DB: the patients_worker role).
 fresh_db() { # NAME
-	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 OWNER patients_migrator" >/dev/null
 	export PGDATABASE=$1
-	"$WORKER_BIN" --migrate >/dev/null
+	PATIENTS_DB="user=patients_migrator" "$WORKER_BIN" --migrate >/dev/null
 }
 
 # The table's content, as one digest (timestamps of the write left out).

@@ -7,6 +7,8 @@
 #   stack_up DIR       start both (idempotent), write DIR/stack.env
 #   stack_down DIR     stop what DIR's pid files name; leaves no process behind
 #   stack_pg_up DIR / stack_pg_down DIR / stack_kafka_up DIR / stack_kafka_down DIR
+#   stack_pg_tls DIR   PostgreSQL also serves TLS (CA in DIR/pg/tls/ca.crt)
+#   stack_pg_roles DIR the roles of sql/roles.sql
 #
 # Ports are picked free at first start and kept in DIR/ports so a restart
 # reuses them (clients keep working across a broker or database restart).
@@ -131,6 +133,61 @@ stack_pg_down() {
 	fi
 	# Whatever pg_ctl could not stop goes by its pid.
 	stack_stop_pid "$dir/pg.pid" 10
+}
+
+# A certificate authority of the test's own in DIR (ca.crt, ca.key), made
+# once. Any number of them: a client given the wrong one must fail.
+stack_tls_ca() { # DIR
+	local d=$1
+	mkdir -p "$d"
+	[ -f "$d/ca.crt" ] && return 0
+	openssl req -x509 -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+		-keyout "$d/ca.key" -out "$d/ca.crt" -days 7 -subj "/CN=patients test CA $RANDOM" \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+		>/dev/null 2>&1 || { stack_log "openssl could not make a CA in $d"; return 1; }
+	return 0
+}
+
+# Makes DIR's PostgreSQL serve TLS (it still accepts plain connections) with
+# a server certificate for 127.0.0.1 and localhost signed by the CA in
+# DIR/pg/tls/ca.crt, which clients use as sslrootcert. Idempotent; a reload,
+# no restart: open connections are not touched.
+stack_pg_tls() { # DIR
+	local dir=$1 tls=$1/pg/tls i
+	stack_ports "$dir"
+	stack_tls_ca "$tls" || return 1
+	if [ ! -f "$tls/server.crt" ]; then
+		openssl req -new -nodes -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+			-keyout "$tls/server.key" -out "$tls/server.csr" -subj "/CN=localhost" >/dev/null 2>&1 &&
+			openssl x509 -req -in "$tls/server.csr" -CA "$tls/ca.crt" -CAkey "$tls/ca.key" \
+				-CAcreateserial -out "$tls/server.crt" -days 7 -extfile <(printf '%s\n' \
+				'subjectAltName=IP:127.0.0.1,DNS:localhost' 'basicConstraints=CA:FALSE' \
+				'keyUsage=critical,digitalSignature' 'extendedKeyUsage=serverAuth') >/dev/null 2>&1 ||
+			{ stack_log "openssl could not make the server certificate"; return 1; }
+		chmod 600 "$tls/server.key"
+		[ "$(id -u)" = 0 ] && chown postgres: "$tls/server.key" "$tls/server.crt"
+	fi
+	psql -X -q -h "$dir/pg/sock" -p "$PG_PORT" -U postgres -d postgres \
+		-c "alter system set ssl_cert_file = '$tls/server.crt'" \
+		-c "alter system set ssl_key_file = '$tls/server.key'" \
+		-c "alter system set ssl = on" -c "select pg_reload_conf()" >/dev/null || return 1
+	for ((i = 0; i < 100; i++)); do
+		[ "$(psql -X -h "$dir/pg/sock" -p "$PG_PORT" -U postgres -d postgres -tAc 'show ssl')" = on ] && return 0
+		sleep 0.1
+	done
+	stack_log "PostgreSQL did not turn TLS on, see $dir/pg/postgres.log"
+	return 1
+}
+
+# The least-privilege roles of sql/roles.sql (patients_migrator,
+# patients_worker), made in DIR's cluster through its patients database.
+stack_pg_roles() { # DIR
+	local dir=$1
+	stack_ports "$dir"
+	psql -X -q -h "$dir/pg/sock" -p "$PG_PORT" -U postgres -d patients -v ON_ERROR_STOP=1 \
+		-c "SET client_min_messages = warning" -f "$STACK_SRC/sql/roles.sql" >/dev/null ||
+		{ stack_log "sql/roles.sql failed"; return 1; }
+	return 0
 }
 
 stack_kafka_libs() {
