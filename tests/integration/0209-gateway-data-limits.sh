@@ -91,6 +91,7 @@ assert_eq "and the other three valid batches" "$(sql "select count(*) from patie
 head -c $((4 * 1024 * 1024 + 1)) /dev/zero | tr '\0' ' ' >"$STACK_DIR/0209.over"
 gw_put "$url" ak_0209 s3cret "@$STACK_DIR/0209.over"
 assert_eq "413 one byte over the 4 MiB default" "$GW_STATUS $GW_BODY" "413 $(err 413 'the body is over the limit of 4194304 bytes')"
+echo "# gateway peak RSS after it: $(awk '/^VmHWM/ { print $2, $3 }' "/proc/$(cat "$STACK_DIR/gw0209.daemon.pid")/status")"
 
 # 4. As large, but poison (one code 1000 times), written straight to the
 # topic: the worker's DLQ producer takes a message that large.
