@@ -20,6 +20,8 @@
 
 /* The envelope adds one level around a body that may use them all. */
 #define ENVELOPE_JSON_DEPTH_MAX (PATIENT_JSON_DEPTH_MAX + 1)
+/* A body the gateway took must never be too deep inside its envelope. */
+_Static_assert(ENVELOPE_JSON_DEPTH_MAX <= JSONDOC_DEPTH_MAX, "envelope deeper than jsondoc reads");
 
 /* 9999-12-31T23:59:59.999Z: the last instant four year digits can hold. */
 #define ENVELOPE_TIME_MAX_MS INT64_C(253402300799999)

@@ -14,9 +14,6 @@
 
 #include <json-c/json.h>
 
-/* Deep enough for any depth a caller may ask for: deeper documents stop the
- * scan before they need a slot. */
-#define JSONDOC_STACK_MAX 64
 
 static int jsondoc_hex4(const unsigned char *p, size_t left, unsigned *out)
 {
@@ -138,7 +135,9 @@ static const char *jsondoc_string(const unsigned char *p, size_t len, size_t *po
  * not look for are left to json-c. Returns NULL or why the text is refused. */
 static const char *jsondoc_scan(const unsigned char *p, size_t len, int max_depth)
 {
-	char stack[JSONDOC_STACK_MAX];
+	/* Deep enough for any depth a caller may ask for: deeper documents
+	 * stop the scan before they need a slot. */
+	char stack[JSONDOC_DEPTH_MAX];
 	const char *why;
 	int depth = 0;
 	bool want_key = false;
@@ -150,8 +149,8 @@ static const char *jsondoc_scan(const unsigned char *p, size_t len, int max_dept
 			i++;
 			break;
 		case '{': case '[':
-			if (depth >= max_depth || depth >= JSONDOC_STACK_MAX)
-				return "nests too deep";
+			if (depth >= max_depth || depth >= JSONDOC_DEPTH_MAX)
+				return JSONDOC_TOO_DEEP;
 			stack[depth++] = (char)p[i];
 			want_key = p[i++] == '{';
 			break;
@@ -227,7 +226,7 @@ int jsondoc_parse(const char *text, size_t len, int max_depth, struct json_objec
 	}
 	/* The scan already bounded the nesting; json-c also counts a scalar
 	 * inside an array as a level, hence the margin. */
-	tok = json_tokener_new_ex(max_depth + 2);
+	tok = json_tokener_new_ex((max_depth < JSONDOC_DEPTH_MAX ? max_depth : JSONDOC_DEPTH_MAX) + 2);
 	if (!tok) {
 		r = -ENOMEM;
 		goto out;
@@ -248,7 +247,7 @@ int jsondoc_parse(const char *text, size_t len, int max_depth, struct json_objec
 		end++;
 	/* A document that is just "null" is a success with no object. */
 	if (err != json_tokener_success || end != len) {
-		*why = err == json_tokener_error_depth ? "nests too deep" : "is not valid JSON";
+		*why = err == json_tokener_error_depth ? JSONDOC_TOO_DEEP : "is not valid JSON";
 		r = -EBADMSG;
 		goto out;
 	}

@@ -11,6 +11,13 @@
 
 struct json_object;
 
+/* The deepest max_depth jsondoc_parse honours: a larger one is taken as
+ * this. */
+#define JSONDOC_DEPTH_MAX 128
+
+/* The *why of a document nesting deeper than max_depth. */
+#define JSONDOC_TOO_DEEP "nests too deep"
+
 /* Parses text[0..len) as one JSON value, allowing surrounding whitespace.
  * max_depth bounds the nesting of arrays and objects ({"a":[1]} is 2).
  * Returns 0 and a new reference in *out, which the caller puts (NULL when

@@ -153,6 +153,10 @@ static const char *patient_check_first_name(const struct patient_value *v, struc
 		return "must be at most 255 bytes";
 	if (utf8_is_blank(s, n))
 		return "must not be only whitespace";
+	/* A tab, a line break or an escape sequence in a name breaks the
+	 * screens, letters and CSV exports it ends up in. */
+	if (utf8_has_control(s, n))
+		return "must not contain control characters";
 	p->first_name = s;
 	p->first_name_len = n;
 	return NULL;
@@ -168,6 +172,8 @@ static const char *patient_check_last_name(const struct patient_value *v, struct
 		return why;
 	if (n > PATIENT_TEXT_MAX)
 		return "must be at most 255 bytes";
+	if (utf8_has_control(s, n))
+		return "must not contain control characters";
 	p->last_name = s;
 	p->last_name_len = n;
 	return NULL;
@@ -558,6 +564,13 @@ int patient_batch_parse(const char *body, size_t len, struct patient_date today,
 
 	memset(out, 0, sizeof(*out));
 	r = jsondoc_parse(body, len, PATIENT_JSON_DEPTH_MAX, &out->root, &why);
+	if (r == -EBADMSG && strcmp(why, JSONDOC_TOO_DEEP) == 0) {
+		/* Ignored keys still count: say how deep a partner may go. */
+		r = patient_add_error(out, -1, "body",
+				      "body %s: at most %d levels of arrays and objects, the "
+				      "body's own 3 included", why, PATIENT_JSON_DEPTH_MAX);
+		return r < 0 ? r : -EBADMSG;
+	}
 	if (r == -EBADMSG) {
 		r = patient_add_error(out, -1, "body", "body %s", why);
 		return r < 0 ? r : -EBADMSG;

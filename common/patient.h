@@ -11,7 +11,12 @@ struct json_object;
 
 #define PATIENT_BATCH_MAX 1000	/* patients per batch */
 #define PATIENT_ERRORS_MAX 100	/* errors reported per batch */
-#define PATIENT_JSON_DEPTH_MAX 16 /* nesting json-c is allowed to see */
+/* Nesting of arrays and objects a body may use, its own three levels
+ * ({"patients":[{...) included. Unknown keys are ignored, and a partner's
+ * own fields may nest: 64 is the deepest .NET's System.Text.Json writes by
+ * default (MaxDepth), and stays cheap to refuse past (jsondoc scans without
+ * recursion, json-c keeps a fixed stack of that many levels). */
+#define PATIENT_JSON_DEPTH_MAX 64
 
 enum patient_gender {
 	PATIENT_GENDER_MALE = 1,
@@ -63,7 +68,7 @@ struct patient_batch {
  * Returns 0 when the batch is valid (out->patients filled);
  * -EBADMSG when the body is not JSON, not a JSON object, nests deeper than
  *   PATIENT_JSON_DEPTH_MAX or is not valid UTF-8 (an HTTP 400): one entry in
- *   out->errors says why;
+ *   out->errors says why (for the depth, naming the limit);
  * -EINVAL when it is a JSON object that breaks the rules (an HTTP 422):
  *   out->errors lists every problem, up to PATIENT_ERRORS_MAX;
  * -ENOMEM on allocation failure.

@@ -90,8 +90,14 @@ static const struct setting gateway_settings[] = {
 	  "answer 503 when Kafka has not confirmed a batch by then (message.timeout.ms)" },
 	{ "rate-limit", 0, SETTING_INT, "PATIENTS_RATE_LIMIT", "600", 1, 1000000, OPT(rate_limit),
 	  "N", "requests per minute per API key, per gateway instance (GCRA, bursts up to N)" },
-	{ "max-body-bytes", 0, SETTING_INT, "PATIENTS_MAX_BODY_BYTES", "1048576", 1024, 67108864,
-	  OPT(max_body_bytes), "BYTES", "larger bodies are answered 413" },
+	/* 4 MiB: the largest valid batch (1000 patients, every field at its
+	 * limit) is 1,116,014 bytes written compactly, and 3,156,014 as
+	 * Python's json.dumps writes it by default (every non-ASCII character a
+	 * \uXXXX escape, as PHP and .NET also do, and spaces after ',' and
+	 * ':'); the rest is room for a partner's ignored keys. */
+	{ "max-body-bytes", 0, SETTING_INT, "PATIENTS_MAX_BODY_BYTES", "4194304", 1024, 67108864,
+	  OPT(max_body_bytes), "BYTES",
+	  "larger bodies are answered 413 (the default fits the largest valid batch)" },
 	{ "max-connections", 0, SETTING_INT, "PATIENTS_MAX_CONNECTIONS", "512", 1, 100000,
 	  OPT(max_connections), "N",
 	  "open client connections; past it, those without a whole request head are shed, "

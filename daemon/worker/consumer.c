@@ -20,6 +20,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "kicker.h"
+#include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -84,8 +85,8 @@ struct consumer {
 	uint64_t last_status_ms;
 	atomic_bool kafka_up; /* a broker connection is up (statistics) */
 	struct metrics_family *m_lag, *m_assigned, *m_kafka_up;
+	struct lag *lagm; /* patients_worker_consumer_lag */
 	int assigned;
-	int64_t lag; /* over the assigned partitions, at the last statistics; -1 unknown */
 };
 
 static bool consumer_partition_ok(int32_t p)
@@ -186,17 +187,10 @@ static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t 
 			c->assigned++;
 		c->parts[p].assigned = true;
 		c->parts[p].at_end = false;
+		lag_assign(c->lagm, p, parts->elems[i].offset);
 	}
 	c->ever_assigned = true;
 	metrics_gauge_set(c->m_assigned, NULL, (double)c->assigned);
-}
-
-static void consumer_set_lag(struct consumer *c, int32_t partition, int64_t lag)
-{
-	char label[16];
-
-	snprintf(label, sizeof(label), "%" PRId32, partition);
-	metrics_gauge_set(c->m_lag, label, (double)lag);
 }
 
 static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
@@ -220,7 +214,7 @@ static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t 
 			c->assigned--;
 		c->parts[p].assigned = false;
 		c->parts[p].at_end = false;
-		consumer_set_lag(c, p, 0); /* someone else's to report now */
+		lag_revoke(c->lagm, p); /* someone else's to report now */
 		log_info("partition_revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
 			 p);
 	}
@@ -269,6 +263,7 @@ static int consumer_rewind_one(struct consumer *c, int32_t p)
 	} else {
 		applier_rewind_clear(&c->shared, p);
 		c->parts[p].at_end = false;
+		lag_assign(c->lagm, p, l->elems[0].offset); /* behind again: the lag says so */
 	}
 	if (error)
 		rd_kafka_error_destroy(error);
@@ -473,17 +468,16 @@ static int64_t consumer_stats_int(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
 }
 
-/* The lag of each assigned partition: messages after the last offset
- * stored, i.e. not yet committed to PostgreSQL. Before this worker stored
- * one, from the offset it started at (committed), or the next one it read. */
+/* What the statistics say of each assigned partition's lag, for lag.c:
+ * the high watermark of the last fetch (frozen while the partition is
+ * paused, which is why lag.c also asks the broker), the offset stored
+ * after the last PostgreSQL commit, and failing those, the offset committed
+ * to Kafka or the next one read. */
 static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 {
-	static const char *const bases[] = { "stored_offset", "committed_offset", "app_offset",
-					     "next_offset" };
+	static const char *const fallbacks[] = { "committed_offset", "app_offset", "next_offset" };
 	struct json_object *topics, *topic, *parts;
-	int64_t total = 0;
 
-	c->lag = -1;
 	if (!json_object_object_get_ex(root, "topics", &topics) ||
 	    !json_object_object_get_ex(topics, c->topic, &topic) ||
 	    !json_object_object_get_ex(topic, "partitions", &parts) ||
@@ -493,20 +487,15 @@ static void consumer_stats_lag(struct consumer *c, struct json_object *root)
 	{
 		char *end;
 		long p = strtol(key, &end, 10);
-		int64_t hi = consumer_stats_int(part, "hi_offset"), base = -1, lag;
+		int64_t fallback = -1;
 
-		if (*end || p < 0 || !consumer_partition_ok((int32_t)p) || !c->parts[p].assigned ||
-		    hi < 0)
+		if (*end || p < 0 || !consumer_partition_ok((int32_t)p) || !c->parts[p].assigned)
 			continue;
-		for (size_t i = 0; base < 0 && i < sizeof(bases) / sizeof(bases[0]); i++)
-			base = consumer_stats_int(part, bases[i]);
-		if (base < 0)
-			continue;
-		lag = hi > base ? hi - base : 0;
-		consumer_set_lag(c, (int32_t)p, lag);
-		total += lag;
+		for (size_t i = 0; fallback < 0 && i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
+			fallback = consumer_stats_int(part, fallbacks[i]);
+		lag_note_stats(c->lagm, (int32_t)p, consumer_stats_int(part, "hi_offset"),
+			       consumer_stats_int(part, "stored_offset"), fallback);
 	}
-	c->lag = total;
 }
 
 /* librdkafka's statistics, served by rd_kafka_consumer_poll() on the
@@ -550,8 +539,9 @@ static void consumer_register_metrics(struct consumer *c, struct metrics *m)
 	c->m_assigned = metrics_gauge(m, "patients_worker_partitions_assigned",
 				      "Partitions this worker owns in its group.", NULL, NULL);
 	c->m_lag = metrics_gauge(m, "patients_worker_consumer_lag",
-				 "Messages of an assigned partition not yet applied (from librdkafka "
-				 "statistics, every 5 s; 0 once revoked).", "partition", NULL);
+				 "Messages of an assigned partition not yet applied: its high "
+				 "watermark (asked of the broker every 5 s, paused or not) minus "
+				 "the next offset to apply; 0 once revoked.", "partition", NULL);
 }
 
 void consumer_free(struct consumer *c)
@@ -561,6 +551,7 @@ void consumer_free(struct consumer *c)
 	for (size_t i = 0; c->appliers && i < c->nappliers; i++)
 		applier_stop(&c->appliers[i]);
 	kicker_stop(c->kicker);
+	lag_stop(c->lagm);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
 	if (c->held)
@@ -618,7 +609,6 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	c->opt = *opt;
 	c->store = store;
 	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-	c->lag = -1;
 	c->group = strdup(opt->group);
 	c->topic = strdup(opt->topic);
 	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
@@ -648,7 +638,8 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 	}
 	conf = NULL; /* now owned by c->rk */
 	rd_kafka_poll_set_consumer(c->rk);
-	if (kicker_start(&c->kicker, c->rk, c->topic) < 0)
+	if (kicker_start(&c->kicker, c->rk, c->topic) < 0 ||
+	    lag_start(&c->lagm, c->rk, c->topic, APPLIER_MAX_PARTITIONS, c->m_lag) < 0)
 		goto nomem;
 	if (opt->exit_at_end && consumer_read_ends(c, err, errsize) < 0)
 		goto fail;
@@ -790,7 +781,7 @@ static bool consumer_housekeeping(struct consumer *c)
 			      !atomic_load(&c->shared.db_up)  ? "PostgreSQL unavailable"
 			      : !atomic_load(&c->kafka_up) ? "Kafka unavailable"
 							   : "consuming",
-			      c->assigned, c->lag, c->totals.batches, c->totals.patients,
+			      c->assigned, lag_total(c->lagm), c->totals.batches, c->totals.patients,
 			      c->totals.dead_lettered, c->totals.retries);
 		c->last_status_ms = now;
 	}

@@ -41,9 +41,15 @@ static void dlq_delivered(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *o
 int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *props,
 	     const char *topic, char *err, size_t errsize)
 {
+	/* A poison batch goes over whole, whatever its size: librdkafka's
+	 * 1,000,000-byte default refused a large one for ever, and the
+	 * partition waited at it. This is the largest envelope a gateway
+	 * writes at its largest --max-body-bytes (64 MiB, plus 64 KiB); the
+	 * DLQ topic's max.message.bytes must take what the topic does. */
 	static const char *const defaults[] = {
 		"enable.idempotence", "true", "acks", "all", "linger.ms", "0",
-		"compression.type", "lz4", "message.timeout.ms", "30000", NULL,
+		"compression.type", "lz4", "message.timeout.ms", "30000",
+		"message.max.bytes", "67174400", NULL,
 	};
 	rd_kafka_conf_t *conf;
 	char errstr[512];

@@ -45,13 +45,17 @@ static void check_valid(const struct patient_batch *b)
 		CHECK(!utf8_has_control(p->code, p->code_len));
 		check_text(p->first_name, p->first_name_len, 1, 255);
 		CHECK(!utf8_is_blank(p->first_name, p->first_name_len));
-		if (p->last_name)
+		CHECK(!utf8_has_control(p->first_name, p->first_name_len));
+		if (p->last_name) {
 			check_text(p->last_name, p->last_name_len, 0, 255);
+			CHECK(!utf8_has_control(p->last_name, p->last_name_len));
+		}
 		CHECK(patient_gender_name(p->gender));
 		CHECK(patient_date_parse(p->birthdate, strlen(p->birthdate), &d) == 0);
 		CHECK(patient_date_cmp(d, today) <= 0 && d.year >= 1900);
 		if (p->email) {
 			check_text(p->email, p->email_len, 3, 254);
+			CHECK(!utf8_has_control(p->email, p->email_len));
 			CHECK(memchr(p->email, '@', p->email_len));
 		}
 		/* duplicates were refused: no later patient has this code */

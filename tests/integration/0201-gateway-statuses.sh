@@ -65,9 +65,9 @@ gw_curl "$url"
 assert_eq "405 GET" "$GW_STATUS $(gw_header Allow)" "405 PUT"
 
 # 413, 415
-head -c $((2 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$STACK_DIR/0201.big"
+head -c $((5 * 1024 * 1024)) /dev/zero | tr '\0' ' ' >"$STACK_DIR/0201.big"
 gw_put "$url" ak_0201 s3cret "@$STACK_DIR/0201.big"
-assert_eq "413 2 MiB" "$GW_STATUS $GW_BODY" "413 $(err 413 'the body is over the limit of 1048576 bytes')"
+assert_eq "413 5 MiB" "$GW_STATUS $GW_BODY" "413 $(err 413 'the body is over the limit of 4194304 bytes')"
 assert_common_headers "413"
 gw_curl -X PUT "$url" -H 'X-API-Key: ak_0201' -H 'X-Secret-Key: s3cret' -H 'Content-Type: text/plain' -d "$(gw_body 0 1)"
 assert_eq "415 text/plain" "$GW_STATUS $GW_BODY" "415 $(err 415 'Content-Type must be application/json')"

@@ -14,7 +14,7 @@ admin=$(gw_port 28170)
 keys=$STACK_DIR/0207.keys
 gw_key "$keys" acme ak_0207 s3cret
 gw_start gw0207 "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic \
-	--read-timeout-s 2 --max-connections-per-ip 4 --max-header-bytes 16384
+	--read-timeout-s 2 --max-connections-per-ip 4 --max-header-bytes 16384 --max-body-bytes 1048576
 pid=$(cat "$STACK_DIR/gw0207.daemon.pid")
 url=http://127.0.0.1:$port/v1/patients
 ms() { echo $(($(date +%s%N) / 1000000)); }

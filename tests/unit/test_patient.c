@@ -177,6 +177,32 @@ static void test_patient_rules(void **state)
 		{ "{\"first_name\":\"\u5c71@@\"," WITHOUT_FIRST "}", 252, NULL, NULL },
 		{ "{\"first_name\":\"\u5c71@@\"," WITHOUT_FIRST "}", 253, "first_name",
 		  "must be at most 255 bytes" },
+		/* control characters, as in code: C0 (escaped or, for DEL and C1,
+		 * raw: the in-place reader lets those through), DEL, C1 */
+		{ "{\"first_name\":\"An\\ta\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"Ana\\n\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"\\r\\nAna\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"\\u001b[31mAna\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"A\\u0001\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"Ana\x7f\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"Ana\\u007f\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"Ana\\u0085\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"A\xc2\x80na\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		{ "{\"first_name\":\"Ana\xc2\x9f\"," WITHOUT_FIRST "}", 0, "first_name",
+		  "must not contain control characters" },
+		/* the neighbours are letters: U+00A0 NBSP, U+00A1, U+2028 */
+		{ "{\"first_name\":\"A\xc2\xa0na\"," WITHOUT_FIRST "}", 0, NULL, NULL },
+		{ "{\"first_name\":\"\xc2\xa1" "Ana!\"," WITHOUT_FIRST "}", 0, NULL, NULL },
+		{ "{\"first_name\":\"A~na\"," WITHOUT_FIRST "}", 0, NULL, NULL },
 
 		/* last_name */
 		{ "{\"last_name\":\"@@\"," WITHOUT_FIRST "," FIRST "}", 255, NULL, NULL },
@@ -186,6 +212,20 @@ static void test_patient_rules(void **state)
 		{ "{\"last_name\":[]," WITHOUT_FIRST "," FIRST "}", 0, "last_name", "must be a string" },
 		{ "{\"last_name\":\"R\\u0000\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
 		  "must not contain NUL" },
+		{ "{\"last_name\":\"Ru\\tiz\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		{ "{\"last_name\":\"Ruiz\\n\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		{ "{\"last_name\":\"\\u001b\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		{ "{\"last_name\":\"Ruiz\x7f\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		{ "{\"last_name\":\"Ruiz\\u009b\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		{ "{\"last_name\":\"R\xc2\x85uiz\"," WITHOUT_FIRST "," FIRST "}", 0, "last_name",
+		  "must not contain control characters" },
+		/* an empty last name has none */
+		{ "{\"last_name\":\"\"," WITHOUT_FIRST "," FIRST "}", 0, NULL, NULL },
 
 		/* gender */
 		{ "{" WITHOUT_GENDER "}", 0, "gender", "is required" },
@@ -497,14 +537,23 @@ static void test_depth(void **state)
 {
 	static const struct {
 		int depth;
-		const char *inner; /* innermost value */
+		const char *inner; /* innermost value; "": an empty innermost array
+				    * (null when the innermost is an object) */
 		int want;
 	} cases[] = {
 		{ 15, "1", 0 },
 		{ 16, "1", 0 },
 		{ 16, "\"s\"", 0 },
-		{ 17, "1", -EBADMSG },
-		{ 17, "", -EBADMSG },
+		{ 17, "1", 0 },
+		{ 17, "", 0 },
+		{ 40, "\"s\"", 0 },
+		{ 63, "", 0 },
+		{ 64, "1", 0 },
+		{ 64, "\"s\"", 0 },
+		{ 64, "", 0 },
+		{ 65, "1", -EBADMSG },
+		{ 65, "", -EBADMSG },
+		{ 65, "\"s\"", -EBADMSG },
 		{ 200, "1", -EBADMSG },
 		{ 100000, "", -EBADMSG },
 	};
@@ -517,15 +566,24 @@ static void test_depth(void **state)
 		buf_str(&body, "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"x\":");
 		for (int d = 0; d < extra; d++)
 			buf_str(&body, d % 2 ? "{\"k\":" : "[");
-		buf_str(&body, cases[i].inner[0] || extra % 2 == 0 ? cases[i].inner : "null");
+		buf_str(&body, cases[i].inner[0] || extra % 2 == 1 ? cases[i].inner : "null");
 		for (int d = extra - 1; d >= 0; d--)
 			buf_str(&body, d % 2 ? "}" : "]");
 		buf_str(&body, "}]}");
 		r = patient_batch_parse(body.s, body.len, today, &b);
 		if (r != cases[i].want)
 			fail_msg("depth %d: r=%d want %d", cases[i].depth, r, cases[i].want);
+		/* The 400 says where the limit is, so a partner can fix it. */
 		if (r == -EBADMSG)
-			assert_non_null(strstr(b.errors[0].message, "nests too deep"));
+			assert_string_equal(b.errors[0].message,
+					    "body nests too deep: at most 64 levels of arrays and "
+					    "objects, the body's own 3 included");
+		patient_batch_free(&b);
+		/* The worker's in-place reader agrees (numbers are not its form:
+		 * it leaves those to the full path whatever the depth). */
+		r = patient_batch_parse_inplace(body.s, body.len, today, &b);
+		if (r != (cases[i].want == 0 && strcmp(cases[i].inner, "1") != 0 ? 0 : 1))
+			fail_msg("depth %d (%s): in place r=%d", cases[i].depth, cases[i].inner, r);
 		patient_batch_free(&b);
 		free(body.s);
 	}
@@ -783,7 +841,12 @@ static void test_inplace(void **state)
 		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"x\":nul}]}", 1 },
 		{ "{\"patients\":[{" CODE "," FIRST "," GENDER "," BIRTH ",\"x\":nullx}]}", 1 },
 		{ "{\"patients\":[{\"code\":\"c\001\"," FIRST "," GENDER "," BIRTH "}]}", 1 },
-		{ "{\"a\":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]],\"patients\":[" VALID "]}", 1 },
+		{ "{\"a\":[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]],\"patients\":[" VALID "]}", 0 },
+		/* control characters the reader lets through (DEL, C1): the
+		 * rules refuse them, so the full path gives the verdict */
+		{ "{\"patients\":[{" CODE ",\"first_name\":\"Ana\x7f\"," GENDER "," BIRTH "}]}", 1 },
+		{ "{\"patients\":[{" CODE "," FIRST ",\"last_name\":\"R\xc2\x9f\"," GENDER "," BIRTH
+		  "}]}", 1 },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
