@@ -21,7 +21,7 @@ gw_key "$keys" acme ak_0601 s3cret-0601
 gw_key "$keys" acme ak_0601_burst s3cret-0601 # spent on the 429 alone
 # The limits the document's examples show, whatever the defaults become.
 gw_start gw0601 "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --topic $topic \
-	--max-body-bytes 1048576 --rate-limit 600
+	--rate-limit 600
 WAIT=healthz gw_start gw0601down "$dadmin" --listen "127.0.0.1:$dport" --keys-file "$keys" \
 	--brokers "127.0.0.1:$dead" --topic $topic --publish-timeout-ms 1500
 
