@@ -60,13 +60,13 @@ static bool envelope_digits(const char *s, size_t n, int max, int *out)
 
 bool envelope_received_at_valid(const char *s)
 {
-	struct patient_date d;
+	struct date d;
 	int hh, mm, ss, ms;
 
 	/* Exactly one shape, so received_at compares as text and as time. */
 	if (!s || strnlen(s, ENVELOPE_TIME_LEN + 1) != ENVELOPE_TIME_LEN)
 		return false;
-	return patient_date_parse(s, 10, &d) == 0 && s[10] == 'T' && s[13] == ':' &&
+	return date_parse(s, 10, &d) == 0 && s[10] == 'T' && s[13] == ':' &&
 	       s[16] == ':' && s[19] == '.' && s[23] == 'Z' &&
 	       envelope_digits(s + 11, 2, 23, &hh) && envelope_digits(s + 14, 2, 59, &mm) &&
 	       envelope_digits(s + 17, 2, 59, &ss) && envelope_digits(s + 20, 3, 999, &ms);

@@ -19,7 +19,7 @@
 #define PATIENT_TEXT_MAX 255  /* bytes in code, first_name, last_name */
 #define PATIENT_EMAIL_MAX 254 /* bytes in email (RFC 5321's path limit) */
 
-static const struct patient_date patient_date_min = { 1900, 1, 1 };
+static const struct date patient_birth_min = { 1900, 1, 1 };
 
 /* A valid code and where it sits, for finding duplicates by sorting. */
 struct patient_code {
@@ -200,9 +200,9 @@ static const char *patient_check_gender(const struct patient_value *v, struct pa
 /* The one message with a variable part (today's date, never the value), so
  * it is written into buf. */
 static const char *patient_check_birthdate(const struct patient_value *v, struct patient *p,
-					   struct patient_date today, char *buf, size_t size)
+					   struct date today, char *buf, size_t size)
 {
-	struct patient_date d;
+	struct date d;
 	const char *s, *why;
 	size_t n;
 	int r;
@@ -210,14 +210,14 @@ static const char *patient_check_birthdate(const struct patient_value *v, struct
 	why = patient_get_string(v, true, &s, &n);
 	if (why)
 		return why;
-	r = patient_date_parse(s, n, &d);
+	r = date_parse(s, n, &d);
 	if (r == -EINVAL)
 		return "must be a date of the form YYYY-MM-DD";
 	if (r < 0)
 		return "is not a calendar date";
-	if (patient_date_cmp(d, patient_date_min) < 0)
+	if (date_cmp(d, patient_birth_min) < 0)
 		return "must be on or after 1900-01-01";
-	if (patient_date_cmp(d, today) > 0) {
+	if (date_cmp(d, today) > 0) {
 		snprintf(buf, size, "must not be after today (%04d-%02d-%02d)", today.year,
 			 today.month, today.day);
 		return buf;
@@ -306,7 +306,7 @@ static int patient_find_duplicates(const struct patient_fields *f, size_t n, int
 /* Checks one patient, recording each broken rule; dup is the index of an
  * earlier patient with the same code, or -1. */
 static int patient_check_one(struct patient_batch *b, const struct patient_fields *f, int index,
-			     int dup, struct patient_date today, struct patient *p)
+			     int dup, struct date today, struct patient *p)
 {
 	char buf[sizeof(b->errors[0].message)];
 	const char *why;
@@ -360,7 +360,7 @@ static int patient_check_count(struct patient_batch *b, size_t n, bool *ok)
 /* The per-patient rules over n elements read by either reader; fills
  * b->patients. */
 static int patient_check_all(struct patient_batch *b, const struct patient_fields *f, size_t n,
-			     struct patient_date today)
+			     struct date today)
 {
 	int *dup_of = malloc(n * sizeof(*dup_of));
 	int r;
@@ -416,7 +416,7 @@ static void patient_fields_from_json(struct json_object *obj, struct patient_fie
 }
 
 /* The rules, on b->root. */
-static int patient_batch_check(struct patient_batch *b, struct patient_date today)
+static int patient_batch_check(struct patient_batch *b, struct date today)
 {
 	struct json_object *list = NULL;
 	struct patient_fields *f = NULL;
@@ -501,7 +501,7 @@ static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
 	return 0;
 }
 
-int patient_batch_parse_inplace(char *body, size_t len, struct patient_date today,
+int patient_batch_parse_inplace(char *body, size_t len, struct date today,
 				struct patient_batch *out)
 {
 	struct patient_fields *f = NULL;
@@ -556,7 +556,7 @@ out:
 	return r;
 }
 
-int patient_batch_parse(const char *body, size_t len, struct patient_date today,
+int patient_batch_parse(const char *body, size_t len, struct date today,
 			struct patient_batch *out)
 {
 	const char *why;
@@ -580,7 +580,7 @@ int patient_batch_parse(const char *body, size_t len, struct patient_date today,
 	return patient_batch_check(out, today);
 }
 
-int patient_batch_validate(struct json_object *body, struct patient_date today,
+int patient_batch_validate(struct json_object *body, struct date today,
 			   struct patient_batch *out)
 {
 	memset(out, 0, sizeof(*out));
@@ -609,58 +609,3 @@ const char *patient_gender_name(enum patient_gender gender)
 	return NULL;
 }
 
-struct patient_date patient_date_today_utc(void)
-{
-	struct patient_date d = { 0, 0, 0 };
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (gmtime_r(&now, &tm)) {
-		d.year = tm.tm_year + 1900;
-		d.month = tm.tm_mon + 1;
-		d.day = tm.tm_mday;
-	}
-	return d;
-}
-
-static int patient_days_in_month(int year, int month)
-{
-	static const int days[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-	bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-
-	return month == 2 && leap ? 29 : days[month - 1];
-}
-
-int patient_date_parse(const char *s, size_t len, struct patient_date *out)
-{
-	int v[3] = { 0, 0, 0 };
-	int field = 0;
-
-	/* sscanf would take "2023-1-01", " 2023-01-01" and "+023-01-01". */
-	if (len != 10 || s[4] != '-' || s[7] != '-')
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (i == 4 || i == 7) {
-			field++;
-			continue;
-		}
-		if (s[i] < '0' || s[i] > '9')
-			return -EINVAL;
-		v[field] = v[field] * 10 + (s[i] - '0');
-	}
-	if (v[1] < 1 || v[1] > 12 || v[2] < 1 || v[2] > patient_days_in_month(v[0], v[1]))
-		return -ERANGE;
-	out->year = v[0];
-	out->month = v[1];
-	out->day = v[2];
-	return 0;
-}
-
-int patient_date_cmp(struct patient_date a, struct patient_date b)
-{
-	if (a.year != b.year)
-		return a.year < b.year ? -1 : 1;
-	if (a.month != b.month)
-		return a.month < b.month ? -1 : 1;
-	return (a.day > b.day) - (a.day < b.day);
-}

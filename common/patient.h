@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "date.h"
+
 struct json_object;
 
 #define PATIENT_BATCH_MAX 1000	/* patients per batch */
@@ -21,12 +23,6 @@ struct json_object;
 enum patient_gender {
 	PATIENT_GENDER_MALE = 1,
 	PATIENT_GENDER_FEMALE = 2,
-};
-
-/* A calendar date; also how "today" (UTC) is passed in so tests are
- * deterministic. */
-struct patient_date {
-	int year, month, day;
 };
 
 /* One validated patient. Strings point into the json-c document owned by the
@@ -73,13 +69,13 @@ struct patient_batch {
  *   out->errors lists every problem, up to PATIENT_ERRORS_MAX;
  * -ENOMEM on allocation failure.
  * In every case out must be released with patient_batch_free(). */
-int patient_batch_parse(const char *body, size_t len, struct patient_date today,
+int patient_batch_parse(const char *body, size_t len, struct date today,
 			struct patient_batch *out);
 
 /* Same rules for a body json-c already parsed (the worker's envelope).
  * Takes a new reference on body; returns 0, -EINVAL or -ENOMEM as above,
  * or -EBADMSG when body is not a JSON object. */
-int patient_batch_validate(struct json_object *body, struct patient_date today,
+int patient_batch_validate(struct json_object *body, struct date today,
 			   struct patient_batch *out);
 
 /* The worker's fast path for a body in the simple form our gateway's
@@ -90,7 +86,7 @@ int patient_batch_validate(struct json_object *body, struct patient_date today,
  * strings pointing into body (which must outlive out); 1 when the body is
  * not in that form or breaks a rule: out is empty and patient_batch_parse,
  * on an unmodified copy, gives the verdict and the errors; -ENOMEM. */
-int patient_batch_parse_inplace(char *body, size_t len, struct patient_date today,
+int patient_batch_parse_inplace(char *body, size_t len, struct date today,
 				struct patient_batch *out);
 
 /* Releases what a batch owns; safe on a zeroed or already freed batch. */
@@ -98,16 +94,5 @@ void patient_batch_free(struct patient_batch *batch);
 
 /* "male" / "female". */
 const char *patient_gender_name(enum patient_gender gender);
-
-/* Today's date in UTC. */
-struct patient_date patient_date_today_utc(void);
-
-/* Reads s[0..len) as a date of exactly the form YYYY-MM-DD (ASCII digits).
- * Returns 0 with *out set; -EINVAL when the form is wrong; -ERANGE when it
- * is not a day of the Gregorian calendar (2023-02-29, 2023-04-31). */
-int patient_date_parse(const char *s, size_t len, struct patient_date *out);
-
-/* <0, 0 or >0 as a is before, the same day as or after b. */
-int patient_date_cmp(struct patient_date a, struct patient_date b);
 
 #endif

@@ -456,7 +456,7 @@ static enum MHD_Result http_body_chunk(struct http *h, struct http_request *req,
  * is meaningful. */
 static int http_validate(const char *body, size_t len, struct patient_batch *batch)
 {
-	struct patient_date today = patient_date_today_utc();
+	struct date today = date_today_utc();
 	char *copy = len ? malloc(len + 1) : NULL;
 	int r = 1;
 

@@ -234,12 +234,13 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 
 /* The envelope's own date is "today" for validation, so a replay months
  * later judges a batch exactly as it was judged when it arrived. */
-static struct patient_date applier_received_date(const char *received_at)
+static struct date applier_received_date(const char *received_at)
 {
-	struct patient_date d = { 0, 0, 0 };
+	struct date d;
 
-	if (sscanf(received_at, "%4d-%2d-%2d", &d.year, &d.month, &d.day) != 3)
-		return patient_date_today_utc();
+	/* Validated with the envelope; a date of its own form either way. */
+	if (!received_at || date_parse(received_at, 10, &d) < 0)
+		return date_today_utc();
 	return d;
 }
 

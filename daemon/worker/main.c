@@ -17,6 +17,7 @@
 #include "admin.h"
 #include "clock.h"
 #include "consumer.h"
+#include "date.h"
 #include "dlq.h"
 #include "grants.h"
 #include "log.h"
@@ -141,37 +142,6 @@ static void usage(FILE *out)
 		     "  --prune-group backfill-1\n"
 		     "Signals: TERM/INT finish the batch in hand, commit and leave the group\n"
 		     "(a second one exits at once); HUP reopens --log-file.\n");
-}
-
-/* "2026-11-24T10:00:00Z", "2026-11-24T10:00:00.5+01:00": milliseconds since
- * the epoch, or -1. */
-static int64_t parse_rfc3339_ms(const char *s)
-{
-	struct tm tm = { 0 };
-	const char *p;
-	int64_t ms = 0, t;
-	int off = 0;
-
-	p = strptime(s, "%Y-%m-%dT%H:%M:%S", &tm);
-	if (!p)
-		return -1;
-	if (*p == '.') {
-		int64_t scale = 100;
-		for (p++; *p >= '0' && *p <= '9'; p++, scale /= 10)
-			ms += (*p - '0') * scale;
-	}
-	if (*p == 'Z' || *p == 'z') {
-		p++;
-	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 && p[3] == ':') {
-		off = (atoi(p + 1) * 60 + atoi(p + 4)) * (*p == '-' ? -1 : 1);
-		p += 6;
-	} else {
-		return -1;
-	}
-	if (*p)
-		return -1;
-	t = (int64_t)timegm(&tm) - off * 60;
-	return t * 1000 + ms;
 }
 
 /* Logs why PostgreSQL cannot be used yet: when the reason changes, and
@@ -388,8 +358,8 @@ int main(int argc, char **argv)
 		.retry_max_ms = cfg.retry_max_ms,
 	};
 	if (cfg.from_time) {
-		opt.from_time_ms = parse_rfc3339_ms(cfg.from_time);
-		if (opt.from_time_ms < 0) {
+		if (date_parse_rfc3339_ms(cfg.from_time, &opt.from_time_ms) < 0 ||
+		    opt.from_time_ms <= 0) {
 			fprintf(stderr, "patients-worker: --from-time: \"%s\" is not an RFC 3339 "
 					"time such as 2026-11-24T10:00:00Z\n", cfg.from_time);
 			ret = 2;

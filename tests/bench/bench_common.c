@@ -66,7 +66,7 @@ static char *make_body(size_t *len)
 
 /* What one iteration works on. */
 struct bench {
-	struct patient_date today;
+	struct date today;
 	struct envelope_meta meta;
 	const char *body;
 	size_t body_len;
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 	double seconds = argc > 1 ? atof(argv[1]) : 2.0;
 	struct uuid7_state ids;
 	char rid[UUID7_STRLEN + 1], at[ENVELOPE_TIME_LEN + 1];
-	struct bench x = { .today = patient_date_today_utc(),
+	struct bench x = { .today = date_today_utc(),
 			   .meta = { "acme", rid, "bench-1", at } };
 	char *body = make_body(&x.body_len);
 	int r;

@@ -117,7 +117,7 @@ static int load_file(struct loader *l, const char *path)
 		it = &l->items[l->n];
 		memset(it, 0, sizeof(*it));
 		if (envelope_decode(line, (size_t)len, &it->env, why, sizeof(why)) < 0 ||
-		    patient_batch_validate(it->env.body, patient_date_today_utc(), &it->batch) < 0) {
+		    patient_batch_validate(it->env.body, date_today_utc(), &it->batch) < 0) {
 			fprintf(stderr, "bench_loader: line %zu is not a valid batch\n", l->n + 1);
 			patient_batch_free(&it->batch);
 			envelope_free(&it->env);

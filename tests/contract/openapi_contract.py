@@ -353,11 +353,11 @@ def run_live(c, a):
                        405, "method-not-allowed")
     # 413: a body already on its way (read and dropped), and one announced
     # with Expect: 100-continue (refused before it is sent)
-    c.check_answer("a 2 MiB body", put, "put",
+    c.check_answer("a 5 MiB body", put, "put",
                    request(url, "PUT", put, b" " * (5 * 1024 * 1024), cred), 413, "too-large")
     head = (f"PUT {put} HTTP/1.1\r\nHost: contract\r\nX-API-Key: {a.key}\r\n"
             f"X-Secret-Key: {a.secret}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {2 * 1024 * 1024}\r\nExpect: 100-continue\r\nConnection: close\r\n")
+            f"Content-Length: {5 * 1024 * 1024}\r\nExpect: 100-continue\r\nConnection: close\r\n")
     ans = raw_request(url, head)
     if ans is None:
         c.fail("413 before the body (Expect: 100-continue)", "no answer")

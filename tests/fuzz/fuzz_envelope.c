@@ -58,7 +58,7 @@ static void check_inplace(const uint8_t *data, size_t size, int full_env, const 
 {
 	struct envelope fe;
 	struct patient_batch fb;
-	struct patient_date received;
+	struct date received;
 	char *body;
 	size_t blen;
 	int r;
@@ -75,7 +75,7 @@ static void check_inplace(const uint8_t *data, size_t size, int full_env, const 
 	      same(fe.meta.client_request_id, env->meta.client_request_id) &&
 	      same(fe.meta.received_at, env->meta.received_at));
 	CHECK(strlen(body) == blen && body[0] == '{');
-	CHECK(patient_date_parse(fe.meta.received_at, 10, &received) == 0);
+	CHECK(date_parse(fe.meta.received_at, 10, &received) == 0);
 	r = patient_batch_parse_inplace(body, blen, received, &fb);
 	CHECK(r == 0 || r == 1 || r == -ENOMEM);
 	if (r == 0) {
@@ -98,7 +98,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct envelope env;
 	struct patient_batch b;
-	struct patient_date received;
+	struct date received;
 	char err[256];
 	int r;
 
@@ -119,7 +119,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_meta_round_trip(&env.meta);
 
 	/* As the worker does: the envelope's date is "today". */
-	CHECK(patient_date_parse(env.meta.received_at, 10, &received) == 0);
+	CHECK(date_parse(env.meta.received_at, 10, &received) == 0);
 	r = patient_batch_validate(env.body, received, &b);
 	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
 	check_inplace(data, size, 0, &env, r, &b);

@@ -19,7 +19,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const struct patient_date today = { 2026, 11, 25 };
+static const struct date today = { 2026, 11, 25 };
 
 #define CHECK(cond)                                                                            \
 	do {                                                                                   \
@@ -39,7 +39,7 @@ static void check_valid(const struct patient_batch *b)
 	CHECK(b->error_count == 0 && !b->errors_truncated && b->root);
 	for (size_t i = 0; i < b->count; i++) {
 		const struct patient *p = &b->patients[i];
-		struct patient_date d;
+		struct date d;
 
 		check_text(p->code, p->code_len, 1, 255);
 		CHECK(!utf8_has_control(p->code, p->code_len));
@@ -51,8 +51,8 @@ static void check_valid(const struct patient_batch *b)
 			CHECK(!utf8_has_control(p->last_name, p->last_name_len));
 		}
 		CHECK(patient_gender_name(p->gender));
-		CHECK(patient_date_parse(p->birthdate, strlen(p->birthdate), &d) == 0);
-		CHECK(patient_date_cmp(d, today) <= 0 && d.year >= 1900);
+		CHECK(date_parse(p->birthdate, strlen(p->birthdate), &d) == 0);
+		CHECK(date_cmp(d, today) <= 0 && d.year >= 1900);
 		if (p->email) {
 			check_text(p->email, p->email_len, 3, 254);
 			CHECK(!utf8_has_control(p->email, p->email_len));

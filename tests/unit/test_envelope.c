@@ -437,7 +437,7 @@ static void test_decode_inplace(void **state)
 
 static void test_gateway_to_worker(void **state)
 {
-	struct patient_date today = { 2026, 11, 25 };
+	struct date today = { 2026, 11, 25 };
 	struct patient_batch in, out;
 	struct uuid7_state ids;
 	char rid[UUID7_STRLEN + 1], at[ENVELOPE_TIME_LEN + 1], err[128], *value;

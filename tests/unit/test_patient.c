@@ -17,7 +17,7 @@
 
 #include "patient.h"
 
-static const struct patient_date today = { 2026, 11, 25 };
+static const struct date today = { 2026, 11, 25 };
 
 /* Pieces of a valid patient, so each case changes one thing. */
 #define CODE "\"code\":\"c1\""
@@ -789,7 +789,7 @@ static void test_validate(void **state)
 	/* "today" is the caller's: the worker passes the envelope's date. */
 	doc = json_tokener_parse("{\"patients\":[{\"code\":\"c\",\"first_name\":\"A\","
 				 "\"gender\":\"male\",\"birthdate\":\"2026-11-26\"}]}");
-	assert_int_equal(patient_batch_validate(doc, (struct patient_date){ 2026, 11, 26 }, &b), 0);
+	assert_int_equal(patient_batch_validate(doc, (struct date){ 2026, 11, 26 }, &b), 0);
 	patient_batch_free(&b);
 	assert_int_equal(patient_batch_validate(doc, today, &b), -EINVAL);
 	patient_batch_free(&b);
@@ -921,7 +921,7 @@ static void test_date_parse(void **state)
 	static const struct {
 		const char *s;
 		int want;
-		struct patient_date d;
+		struct date d;
 	} cases[] = {
 		{ "2024-02-29", 0, { 2024, 2, 29 } }, { "2000-02-29", 0, { 2000, 2, 29 } },
 		{ "1999-12-31", 0, { 1999, 12, 31 } }, { "0001-01-01", 0, { 1, 1, 1 } },
@@ -934,25 +934,25 @@ static void test_date_parse(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		struct patient_date d = { -1, -1, -1 };
-		int r = patient_date_parse(cases[i].s, strlen(cases[i].s), &d);
+		struct date d = { -1, -1, -1 };
+		int r = date_parse(cases[i].s, strlen(cases[i].s), &d);
 
 		if (r != cases[i].want)
 			fail_msg("%s: r=%d want %d", cases[i].s, r, cases[i].want);
 		if (r == 0)
-			assert_int_equal(patient_date_cmp(d, cases[i].d), 0);
+			assert_int_equal(date_cmp(d, cases[i].d), 0);
 	}
-	assert_true(patient_date_cmp((struct patient_date){ 2000, 1, 1 },
-				     (struct patient_date){ 1999, 12, 31 }) > 0);
-	assert_true(patient_date_cmp((struct patient_date){ 2000, 1, 31 },
-				     (struct patient_date){ 2000, 2, 1 }) < 0);
-	assert_true(patient_date_cmp((struct patient_date){ 2000, 2, 1 },
-				     (struct patient_date){ 2000, 2, 2 }) < 0);
+	assert_true(date_cmp((struct date){ 2000, 1, 1 },
+				     (struct date){ 1999, 12, 31 }) > 0);
+	assert_true(date_cmp((struct date){ 2000, 1, 31 },
+				     (struct date){ 2000, 2, 1 }) < 0);
+	assert_true(date_cmp((struct date){ 2000, 2, 1 },
+				     (struct date){ 2000, 2, 2 }) < 0);
 }
 
 static void test_small_helpers(void **state)
 {
-	struct patient_date d = patient_date_today_utc();
+	struct date d = date_today_utc();
 	(void)state;
 
 	assert_string_equal(patient_gender_name(PATIENT_GENDER_MALE), "male");
