@@ -21,6 +21,7 @@
 #include "admin.h"
 #include "budget.h"
 #include "clock.h"
+#include "exitcode.h"
 #include "http.h"
 #include "keys.h"
 #include "log.h"
@@ -30,8 +31,6 @@
 #include "settings.h"
 #include "textfile.h"
 
-/* sysexits' EX_CONFIG: systemd can be told not to restart on it. */
-#define EXIT_CONFIG 78
 #define TLS_FILE_MAX (1u << 20)
 #define SECRET_MAX 4096
 
@@ -222,7 +221,7 @@ static int hash_secret(void)
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "patients-gateway: reading stdin: %s\n", strerror(errno));
-			return EXIT_FAILURE;
+			return EXITCODE_FAILURE;
 		}
 		if (n == 0)
 			break;
@@ -230,7 +229,7 @@ static int hash_secret(void)
 	}
 	if (len > SECRET_MAX) {
 		fprintf(stderr, "patients-gateway: the secret is over %d bytes\n", SECRET_MAX);
-		return EXIT_FAILURE;
+		return EXITCODE_FAILURE;
 	}
 	/* `echo secret |` adds a newline that is not part of the secret. */
 	if (len && secret[len - 1] == '\n')
@@ -239,15 +238,15 @@ static int hash_secret(void)
 		len--;
 	if (len == 0) {
 		fprintf(stderr, "patients-gateway: an empty secret on stdin\n");
-		return EXIT_FAILURE;
+		return EXITCODE_FAILURE;
 	}
 	if (keys_hash_hex(secret, len, hex) < 0) {
 		fprintf(stderr, "patients-gateway: SHA-256 failed\n");
-		return EXIT_FAILURE;
+		return EXITCODE_FAILURE;
 	}
 	explicit_bzero(secret, sizeof(secret));
 	printf("%s\n", hex);
-	return EXIT_SUCCESS;
+	return EXITCODE_OK;
 }
 
 /* A PEM file, NUL-terminated as libmicrohttpd wants it. */
@@ -342,23 +341,23 @@ int main(int argc, char **argv)
 	bool notified_ready = false, ready = false;
 	size_t nkeys;
 	long ncpu;
-	int level, r, ret = EXIT_FAILURE;
+	int level, r, ret = EXITCODE_FAILURE;
 
 	atomic_init(&readiness.kafka, false);
 	readiness.pub = NULL;
 	if (settings_load(gateway_settings, NSETTINGS, &cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patients-gateway: %s\n", err);
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 	if (cfg.help) {
 		usage(stdout);
-		ret = EXIT_SUCCESS;
+		ret = EXITCODE_OK;
 		goto out;
 	}
 	if (cfg.version) {
 		printf("patients-gateway %s\n", PACKAGE_VERSION);
-		ret = EXIT_SUCCESS;
+		ret = EXITCODE_OK;
 		goto out;
 	}
 	if (cfg.hash_secret) {
@@ -369,7 +368,7 @@ int main(int argc, char **argv)
 	if (level < 0) {
 		fprintf(stderr, "patients-gateway: --log-level: \"%s\" is not one of error, warning, "
 				"notice, info, debug\n", cfg.log_level);
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 	log_set_level((enum log_level)level);
@@ -377,12 +376,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "patients-gateway: --max-inflight-bytes must hold at least one "
 				"body at --max-body-bytes (%lld) and its envelope (64 KiB)\n",
 			cfg.max_body_bytes);
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 	if (!cfg.tls_cert != !cfg.tls_key) {
 		fprintf(stderr, "patients-gateway: --tls-cert and --tls-key go together\n");
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 
@@ -396,7 +395,7 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	ret = EXIT_CONFIG;
+	ret = EXITCODE_CONFIG;
 	if (cfg.log_file && *cfg.log_file && (r = log_reopen(cfg.log_file)) < 0) {
 		fprintf(stderr, "patients-gateway: --log-file %s: %s\n", cfg.log_file, strerror(-r));
 		goto out;
@@ -413,6 +412,7 @@ int main(int argc, char **argv)
 	metrics = metrics_new();
 	if (!metrics) {
 		fprintf(stderr, "patients-gateway: out of memory\n");
+		ret = EXITCODE_FAILURE;
 		goto out;
 	}
 	{
@@ -434,6 +434,7 @@ int main(int argc, char **argv)
 	raise_fd_limit(cfg.max_connections);
 	if (budget_new(&budget, (size_t)cfg.max_inflight_bytes) < 0) {
 		fprintf(stderr, "patients-gateway: out of memory\n");
+		ret = EXITCODE_FAILURE;
 		goto out;
 	}
 	metrics_gauge_set(g.keys, NULL, (double)keys_count(keys));
@@ -478,6 +479,7 @@ int main(int argc, char **argv)
 	r = http_start(&http, &hopt, keys, err, sizeof(err));
 	if (r < 0) {
 		fprintf(stderr, "patients-gateway: %s\n", err);
+		ret = exitcode_for(r);
 		goto out;
 	}
 	keys = NULL; /* now owned by http */
@@ -497,7 +499,7 @@ int main(int argc, char **argv)
 		   "rate_limit=%lld publish_timeout_ms=%lld", cfg.listen, tls_cert ? "yes" : "no",
 		   admin ? cfg.admin_listen : "-", cfg.topic, nkeys, hopt.threads,
 		   cfg.rate_limit, cfg.publish_timeout_ms);
-	ret = EXIT_SUCCESS;
+	ret = EXITCODE_OK;
 
 	while (!stop_requested) {
 		uint64_t now = clock_mono_ms();
@@ -554,7 +556,7 @@ int main(int argc, char **argv)
 		log_notice("gateway_stopping", "active=%u inflight=%u", st.active, st.inflight);
 	}
 	if (!drain(http, pub, cfg.publish_timeout_ms))
-		_exit(EXIT_FAILURE); /* threads still hold what we would free */
+		_exit(EXITCODE_FAILURE); /* threads still hold what we would free */
 out:
 	if (http) {
 		struct http_stats st;

@@ -19,6 +19,7 @@
 #include "consumer.h"
 #include "date.h"
 #include "dlq.h"
+#include "exitcode.h"
 #include "grants.h"
 #include "log.h"
 #include "metrics.h"
@@ -27,8 +28,6 @@
 #include "settings.h"
 #include "store.h"
 
-/* sysexits' EX_CONFIG: systemd can be told not to restart on it. */
-#define EXIT_CONFIG 78
 
 struct worker_config {
 	char *brokers;
@@ -194,7 +193,7 @@ static int wait_grants(struct store *store, bool schema_only, struct wait_log *w
 }
 
 /* Waits for PostgreSQL, a current schema and the grants the worker needs.
- * Returns 0; EXIT_CONFIG when the schema is not this worker's (no retry can
+ * Returns 0; EXITCODE_CONFIG when the schema is not this worker's (no retry can
  * fix that); 1 when stopped. A missing grant is waited for instead: it is
  * fixed in the database, by a DBA, and the worker then starts by itself, as
  * it does once an unreachable PostgreSQL answers. */
@@ -225,7 +224,7 @@ static int wait_for_schema(struct store *store)
 			log_error("schema_not_current", "message=%s",
 				  log_quote(q, sizeof(q), err.message));
 			fprintf(stderr, "patients-worker: %s\n", err.message);
-			return EXIT_CONFIG;
+			return EXITCODE_CONFIG;
 		}
 		if (stop_requested)
 			return 1;
@@ -254,13 +253,13 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 	if (cfg->prune_batches && prune_parse_duration(cfg->prune_batches, &seconds) < 0) {
 		fprintf(stderr, "patients-worker: --prune-batches-older-than: \"%s\" is not a "
 				"duration such as 45s, 90m, 12h, 30d or 2w\n", cfg->prune_batches);
-		return 2;
+		return EXITCODE_USAGE;
 	}
 	r = store_check_schema(store, &err);
 	if (r < 0) {
 		fprintf(stderr, "patients-worker: %s%s%s\n", err.sqlstate[0] ? err.sqlstate : "",
 			err.sqlstate[0] ? " " : "", err.message);
-		return r == -EIO ? EXIT_FAILURE : EXIT_CONFIG;
+		return r == -EIO ? EXITCODE_FAILURE : EXITCODE_CONFIG;
 	}
 	for (size_t i = 0; i < cfg->prune_groups.count; i++) {
 		const char *g = cfg->prune_groups.items[i];
@@ -270,12 +269,12 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 			fprintf(stderr, "patients-worker: refusing to prune group %s: it is this "
 					"worker's --group, the live group, which resumes from those "
 					"offsets\n", g);
-			return EXIT_FAILURE;
+			return EXITCODE_FAILURE;
 		}
 		if (r == -EBUSY) {
 			fprintf(stderr, "patients-worker: refusing to prune group %s: its offsets "
 					"were written in the last hour (a backfill still running?)\n", g);
-			return EXIT_FAILURE;
+			return EXITCODE_FAILURE;
 		}
 		if (r < 0)
 			goto fail;
@@ -288,11 +287,11 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 		printf("pruned %lld patient_batches rows applied before %s%s\n", n, cutoff,
 		       stop_requested ? " (stopped early)" : "");
 	}
-	return EXIT_SUCCESS;
+	return EXITCODE_OK;
 fail:
 	fprintf(stderr, "patients-worker: prune failed: %s%s%s\n",
 		err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "", err.message);
-	return EXIT_FAILURE;
+	return EXITCODE_FAILURE;
 }
 
 static int run_migrate(struct store *store)
@@ -304,10 +303,10 @@ static int run_migrate(struct store *store)
 		fprintf(stderr, "patients-worker: migration failed: %s%s%s\n",
 			err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "",
 			err.message);
-		return EXIT_FAILURE;
+		return EXITCODE_FAILURE;
 	}
 	printf("schema is current (%d migration%s applied)\n", applied, applied == 1 ? "" : "s");
-	return EXIT_SUCCESS;
+	return EXITCODE_OK;
 }
 
 int main(int argc, char **argv)
@@ -321,28 +320,28 @@ int main(int argc, char **argv)
 	struct admin *admin = NULL;
 	struct sigaction sa;
 	char err[600];
-	int level, ret = EXIT_FAILURE;
+	int level, ret = EXITCODE_FAILURE;
 
 	if (settings_load(worker_settings, NSETTINGS, &cfg, argc, argv, err, sizeof(err)) < 0) {
 		fprintf(stderr, "patients-worker: %s\n", err);
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 	if (cfg.help) {
 		usage(stdout);
-		ret = EXIT_SUCCESS;
+		ret = EXITCODE_OK;
 		goto out;
 	}
 	if (cfg.version) {
 		printf("patients-worker %s\n", PACKAGE_VERSION);
-		ret = EXIT_SUCCESS;
+		ret = EXITCODE_OK;
 		goto out;
 	}
 	level = log_level_parse(cfg.log_level);
 	if (level < 0) {
 		fprintf(stderr, "patients-worker: --log-level: \"%s\" is not one of error, warning, "
 				"notice, info, debug\n", cfg.log_level);
-		ret = 2;
+		ret = EXITCODE_USAGE;
 		goto out;
 	}
 	log_set_level((enum log_level)level);
@@ -362,7 +361,7 @@ int main(int argc, char **argv)
 		    opt.from_time_ms <= 0) {
 			fprintf(stderr, "patients-worker: --from-time: \"%s\" is not an RFC 3339 "
 					"time such as 2026-11-24T10:00:00Z\n", cfg.from_time);
-			ret = 2;
+			ret = EXITCODE_USAGE;
 			goto out;
 		}
 	}
@@ -380,7 +379,7 @@ int main(int argc, char **argv)
 		if (r < 0) {
 			fprintf(stderr, "patients-worker: --log-file %s: %s\n", cfg.log_file,
 				strerror(-r));
-			ret = EXIT_CONFIG;
+			ret = EXITCODE_CONFIG;
 			goto out;
 		}
 		log_file = cfg.log_file;
@@ -390,8 +389,10 @@ int main(int argc, char **argv)
 	sigaction(SIGHUP, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	if (store_init(&store, cfg.db) < 0)
-		goto out;
+	if (store_init(&store, cfg.db) < 0) {
+		fprintf(stderr, "patients-worker: out of memory\n");
+		goto out; /* EXITCODE_FAILURE */
+	}
 	if (cfg.migrate) {
 		ret = run_migrate(&store);
 		goto out;
@@ -417,26 +418,32 @@ int main(int argc, char **argv)
 
 		if (admin_start(&admin, &aopt, err, sizeof(err)) < 0) {
 			fprintf(stderr, "patients-worker: %s\n", err);
-			ret = EXIT_CONFIG;
+			ret = EXITCODE_CONFIG;
 			goto out;
 		}
 	}
 	ret = wait_for_schema(&store);
 	if (ret != 0) {
 		if (ret == 1)
-			ret = EXIT_SUCCESS; /* stopped while waiting */
+			ret = EXITCODE_OK; /* stopped while waiting */
 		goto out;
 	}
-	if (dlq_open(&dlq, cfg.brokers, &cfg.kafka_props, cfg.dlq_topic, err, sizeof(err)) < 0 ||
-	    consumer_new(&consumer, &opt, &store, &dlq, err, sizeof(err)) < 0) {
-		fprintf(stderr, "patients-worker: %s\n", err);
-		ret = EXIT_CONFIG;
-		goto out;
+	{
+		int r = dlq_open(&dlq, cfg.brokers, &cfg.kafka_props, cfg.dlq_topic, err,
+				 sizeof(err));
+
+		if (r == 0)
+			r = consumer_new(&consumer, &opt, &store, &dlq, err, sizeof(err));
+		if (r < 0) {
+			fprintf(stderr, "patients-worker: %s\n", err);
+			ret = exitcode_for(r);
+			goto out;
+		}
 	}
 	atomic_store(&ready_consumer, consumer);
 	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s admin=%s", cfg.group,
 		   cfg.topic, cfg.dlq_topic, admin ? cfg.admin_listen : "-");
-	ret = consumer_run(consumer, &stop_requested) == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+	ret = consumer_run(consumer, &stop_requested) == 0 ? EXITCODE_OK : EXITCODE_FAILURE;
 	notify_stopping();
 	consumer_close(consumer);
 	if (cfg.exit_at_end || stop_requested) {
