@@ -118,16 +118,6 @@ static void publisher_expire(struct publisher *p)
 	}
 }
 
-static void publisher_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-	char q[600];
-
-	(void)rk;
-	log_event(level <= 3 ? LOG_LEVEL_ERR : level == 4 ? LOG_LEVEL_WARNING
-		  : level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
-		  "kafka", "facility=%s message=%s", fac, log_quote(q, sizeof(q), buf));
-}
-
 static void publisher_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
 	char q[600];
@@ -200,7 +190,6 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 		goto fail;
 	rd_kafka_conf_set_opaque(conf, p);
 	rd_kafka_conf_set_dr_msg_cb(conf, publisher_dr);
-	rd_kafka_conf_set_log_cb(conf, publisher_log);
 	rd_kafka_conf_set_error_cb(conf, publisher_error);
 	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (!p->rk) {

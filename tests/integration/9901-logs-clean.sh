@@ -26,3 +26,9 @@ for s in 'José' 'Núñez' '@example.com' 'Lovelace' \
 	hits=$(grep -F -l -- "$s" "${logs[@]}" || true)
 	assert_eq "no log holds \"$s\"" "$hits" ""
 done
+
+# Every librdkafka client (the gateway's producer, the worker's consumer and
+# DLQ producer) logs through our logfmt callback: none of librdkafka's own
+# "%N|time|FAC|client| message" lines.
+hits=$(grep -E -l -- '^%[0-7]\|[0-9.]+\|' "${logs[@]}" || true)
+assert_eq "no librdkafka line in its own format" "$hits" ""
