@@ -18,6 +18,7 @@
 #include <microhttpd.h>
 
 #include "budget.h"
+#include "batchcodec.h"
 #include "clock.h"
 #include "conntrack.h"
 #include "envelope.h"
@@ -450,33 +451,6 @@ static enum MHD_Result http_body_chunk(struct http *h, struct http_request *req,
 	return MHD_YES;
 }
 
-/* Validates body as patient_batch_parse does, reading most bodies in place
- * on a copy (no JSON document built: the gateway's main CPU cost); the full
- * parser gives every other verdict and the errors. On 0 only batch->count
- * is meaningful. */
-static int http_validate(const char *body, size_t len, struct patient_batch *batch)
-{
-	struct date today = date_today_utc();
-	char *copy = len ? malloc(len + 1) : NULL;
-	int r = 1;
-
-	if (copy) {
-		memcpy(copy, body, len);
-		copy[len] = '\0';
-		r = patient_batch_parse_inplace(copy, len, today, batch);
-		if (r == 0) {
-			size_t n = batch->count;
-
-			patient_batch_free(batch); /* it points into copy */
-			batch->count = n;
-		}
-		free(copy);
-	}
-	if (r != 0)
-		r = patient_batch_parse(body ? body : "", len, today, batch);
-	return r;
-}
-
 /* The whole body is in: validate, wrap, publish, suspend. */
 static enum MHD_Result http_process(struct http *h, struct http_request *req)
 {
@@ -493,7 +467,7 @@ static enum MHD_Result http_process(struct http *h, struct http_request *req)
 	if (req->unavailable)
 		return http_error(req, MHD_HTTP_SERVICE_UNAVAILABLE,
 				  http_unavailable_message(req->unavailable), NULL, NULL);
-	r = http_validate(req->body, req->len, &batch);
+	r = batchcodec_body(req->body, req->len, date_today_utc(), &batch);
 	if (r == -EBADMSG) {
 		enum MHD_Result a = http_error(req, MHD_HTTP_BAD_REQUEST,
 					       batch.error_count ? batch.errors[0].message

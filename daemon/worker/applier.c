@@ -10,22 +10,19 @@
 #include <time.h>
 
 #include "backoff.h"
+#include "batchcodec.h"
 #include "clock.h"
 #include "dlq.h"
-#include "envelope.h"
 #include "log.h"
 #include "metrics.h"
-#include "patient.h"
 
 #define APPLIER_DLQ_TIMEOUT_MS 30000
 #define APPLIER_RETRY_BASE_MS 100
 
 /* A message decoded and validated, kept across retries. */
 struct applier_decoded {
-	int rc; /* 0; -EBADMSG undecodable, -EINVAL invalid (poison); -ENOMEM */
-	struct envelope env;
-	struct patient_batch batch;
-	char why[512];
+	int rc; /* batchcodec_message's: 0; -EBADMSG undecodable, -EINVAL invalid (poison); -ENOMEM */
+	struct batchcodec_message msg;
 };
 
 struct applier_job {
@@ -232,81 +229,23 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 	return APPLIER_DONE;
 }
 
-/* The envelope's own date is "today" for validation, so a replay months
- * later judges a batch exactly as it was judged when it arrived. */
-static struct date applier_received_date(const char *received_at)
-{
-	struct date d;
-
-	/* Validated with the envelope; a date of its own form either way. */
-	if (!received_at || date_parse(received_at, 10, &d) < 0)
-		return date_today_utc();
-	return d;
-}
-
 static void applier_decoded_free(struct applier_job *job)
 {
 	if (!job->decoded)
 		return;
-	patient_batch_free(&job->d.batch);
-	envelope_free(&job->d.env);
+	batchcodec_message_free(&job->d.msg);
 	job->decoded = false;
 }
 
-/* Most messages are in the simple form our gateway writes: read in place,
- * without json-c (whose allocations were most of the worker's CPU). Returns
- * 0 (valid, job->d filled), -ENOMEM, or 1: the full path decides. */
-static int applier_decode_fast(struct applier_job *job)
-{
-	struct applier_decoded *d = &job->d;
-	char *body;
-	size_t len;
-	int r;
-
-	r = envelope_decode_inplace(job->m->payload, job->m->len, &d->env, &body, &len);
-	if (r == 0)
-		r = patient_batch_parse_inplace(body, len,
-						applier_received_date(d->env.meta.received_at),
-						&d->batch);
-	if (r != 0)
-		envelope_free(&d->env);
-	return r;
-}
-
-/* Decodes and re-validates the job's message into job->d. Pure CPU work
+/* Decodes and re-validates the job's message into job->d (batchcodec.h:
+ * in place for the gateway's own form, json-c for the rest). Pure CPU work
  * on the job alone: safe on a job still in the queue while it is marked
  * decoding. */
 static void applier_decode(struct applier_job *job)
 {
-	const rd_kafka_message_t *m = job->m;
-	struct applier_decoded *d = &job->d;
-	int r;
-
 	applier_decoded_free(job);
-	memset(d, 0, sizeof(*d));
 	job->decoded = true;
-	r = applier_decode_fast(job);
-	if (r <= 0) {
-		d->rc = r;
-		return;
-	}
-	r = envelope_decode(m->payload, m->len, &d->env, d->why, sizeof(d->why));
-	if (r < 0) {
-		d->rc = r == -ENOMEM ? -ENOMEM : -EBADMSG;
-		return;
-	}
-	r = patient_batch_validate(d->env.body, applier_received_date(d->env.meta.received_at),
-				   &d->batch);
-	if (r == -ENOMEM) {
-		d->rc = r;
-	} else if (r < 0) {
-		const struct patient_error *e = d->batch.error_count ? &d->batch.errors[0] : NULL;
-
-		snprintf(d->why, sizeof(d->why), "%zu%s validation errors; first: patients[%d].%s: %s",
-			 d->batch.error_count, d->batch.errors_truncated ? "+" : "",
-			 e ? e->index : -1, e ? e->field : "-", e ? e->message : "-");
-		d->rc = -EINVAL;
-	}
+	job->d.rc = batchcodec_message(job->m->payload, job->m->len, &job->d.msg);
 }
 
 /* While PostgreSQL applies one batch, decodes the next one waiting, so that
@@ -354,8 +293,8 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 		return APPLIER_RETRY;
 	if (d->rc < 0)
 		return applier_dead_letter(a, job, d->rc == -EBADMSG ? "undecodable" : "invalid",
-					   d->why);
-	r = store_apply_send(&a->store, &d->batch, &d->env.meta, &pos, &serr);
+					   d->msg.why);
+	r = store_apply_send(&a->store, &d->msg.batch, &d->msg.env.meta, &pos, &serr);
 	if (r == 0) {
 		applier_decode_ahead(a);
 		r = store_apply_finish(&a->store, &written, &stored, &serr);
@@ -379,16 +318,16 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	atomic_store(&a->shw->parts[m->partition].expected, m->offset + 1);
 	applier_store_offset(a, job);
 	atomic_fetch_add(&a->shw->totals.batches, 1);
-	atomic_fetch_add(&a->shw->totals.patients, d->batch.count);
+	atomic_fetch_add(&a->shw->totals.patients, d->msg.batch.count);
 	atomic_fetch_add(&a->shw->totals.rows_written, (unsigned long long)written);
 	metrics_counter_add(a->sh->metrics.batches, "applied", 1);
-	metrics_counter_add(a->sh->metrics.patients, NULL, d->batch.count);
+	metrics_counter_add(a->sh->metrics.patients, NULL, d->msg.batch.count);
 	metrics_counter_add(a->sh->metrics.rows, NULL, (uint64_t)written);
 	metrics_histogram_observe(a->sh->metrics.duration, NULL,
 				  (double)(clock_mono_ms() - started) / 1000.0);
 	log_info("batch_applied", "request_id=%s tenant=%s partition=%" PRId32 " offset=%" PRId64
-		 " patients=%zu written=%ld duration_ms=%" PRIu64, d->env.meta.request_id,
-		 d->env.meta.tenant, m->partition, m->offset, d->batch.count, written,
+		 " patients=%zu written=%ld duration_ms=%" PRIu64, d->msg.env.meta.request_id,
+		 d->msg.env.meta.tenant, m->partition, m->offset, d->msg.batch.count, written,
 		 clock_mono_ms() - started);
 	return APPLIER_DONE;
 }
