@@ -321,3 +321,20 @@ cluster_down() { # DIR
 	wait
 	return 0
 }
+
+# For the 07NN-kafka-* scenarios: the run's cluster, in $STACK_DIR/kcluster,
+# started by the first scenario that needs it and reused by the next ones
+# while its nodes live (each scenario leaves all three up). Its pid files are
+# linked as *.daemon.pid: the runner stops the nodes when the run ends.
+# Sets CLUSTER_DIR, CLUSTER_BROKERS, GW_PROPS, WK_PROPS.
+cluster_it_up() {
+	CLUSTER_DIR=$STACK_DIR/kcluster
+	local n t=$SECONDS
+	mkdir -p "$CLUSTER_DIR"
+	cluster_up "$CLUSTER_DIR" >>"$CLUSTER_DIR/up.log" 2>&1 || { tail -n 20 "$CLUSTER_DIR/up.log"; return 1; }
+	for n in 1 2 3; do ln -sf "$CLUSTER_DIR/n$n.pid" "$STACK_DIR/kcluster-n$n.daemon.pid"; done
+	echo "# cluster ready in $((SECONDS - t))s"
+	GW_PROPS=$(cluster_props "$CLUSTER_DIR" gateway)
+	WK_PROPS=$(cluster_props "$CLUSTER_DIR" worker)
+	return 0
+}
