@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
 #include "settings.h"
 #include "textfile.h"
 
@@ -25,6 +26,21 @@ static int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *va
 	return 0;
 }
 
+/* librdkafka's own lines (a refused SASL login, a failed TLS handshake,
+ * a plaintext client on a TLS port) in our logfmt, at their syslog level:
+ * without it they went raw to stderr and a misconfigured worker said only
+ * "kafka_unavailable". librdkafka never prints sasl.password (sensitive
+ * properties are redacted even in its configuration dump). */
+static void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+	char q[600];
+
+	(void)rk;
+	log_event(level <= 3 ? LOG_LEVEL_ERR : level == 4 ? LOG_LEVEL_WARNING
+		  : level <= 6 ? LOG_LEVEL_INFO : LOG_LEVEL_DEBUG,
+		  "kafka", "facility=%s message=%s", fac, log_quote(q, sizeof(q), buf));
+}
+
 rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults,
 				const struct settings_list *props, char *err, size_t errsize)
 {
@@ -34,6 +50,7 @@ rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults
 		snprintf(err, errsize, "out of memory");
 		return NULL;
 	}
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
 	if (brokers && kafka_conf_set(conf, "bootstrap.servers", brokers, err, errsize) < 0)
 		goto fail;
 	for (size_t i = 0; defaults && defaults[i]; i += 2)

@@ -13,7 +13,8 @@ struct settings_list;
 
 /* Builds a configuration: bootstrap.servers = brokers, then each
  * "key", "value" pair of defaults (NULL-terminated, may be NULL), then
- * props. Returns the new conf (caller owns it), or NULL with a message in
+ * props; librdkafka's log lines go through log_event (a caller may set its
+ * own log_cb after). Returns the new conf (caller owns it), or NULL with a message in
  * err naming the offending property. */
 rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults,
 				const struct settings_list *props, char *err, size_t errsize);
