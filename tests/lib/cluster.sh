@@ -157,6 +157,10 @@ cluster_node_config() {
 		background.threads=2
 		log.cleaner.enable=false
 		replica.lag.time.max.ms=10000
+		# A dead node is fenced (its partitions get a new leader) after
+		# this; 9 s by default, shorter so the scenarios stay short.
+		broker.session.timeout.ms=4000
+		broker.heartbeat.interval.ms=1000
 	EOF
 	)
 }
@@ -216,10 +220,11 @@ cluster_leader() { # DIR TOPIC PARTITION
 
 # Waits until every partition of TOPIC has all three replicas in sync.
 cluster_wait_isr() { # DIR TOPIC TIMEOUT_S
-	local i
+	local i md
 	for ((i = 0; i < $3 * 2; i++)); do
-		if cluster_kcat "$1" -L -J -t "$2" -m 3 2>/dev/null | grep -q '"partitions":\[{' &&
-			! cluster_kcat "$1" -L -J -t "$2" -m 3 2>/dev/null | grep -o '"isrs":\[[0-9,]*\]' | grep -qv '\[[0-9],[0-9],[0-9]\]'; then
+		md=$(cluster_kcat "$1" -L -J -t "$2" -m 3 2>/dev/null) || md=
+		if [[ $md == *'"partitions":[{'* ]] &&
+			echo "$md" | grep -o '"isrs":\[[^]]*\]' | awk -F'"id"' 'NF - 1 != 3 { bad = 1 } END { exit bad }'; then
 			return 0
 		fi
 		sleep 0.5
@@ -337,4 +342,48 @@ cluster_it_up() {
 	GW_PROPS=$(cluster_props "$CLUSTER_DIR" gateway)
 	WK_PROPS=$(cluster_props "$CLUSTER_DIR" worker)
 	return 0
+}
+
+# Load for the 07NN scenarios: client C sends N PUTs of 3 patients one
+# after the other (codes unique per request), each line of
+# $STACK_DIR/$TAG.c$C: start_ns end_ns status request_id.
+cluster_load_client() { # TAG URL KEY SECRET C N
+	local tag=$1 url=$2 key=$3 secret=$4 c=$5 n=$6 i s e out
+	for ((i = 0; i < n; i++)); do
+		s=$(date +%s%N)
+		out=$(curl -s -o /dev/null --max-time 25 -w '%{http_code} %header{x-request-id}' -X PUT "$url" \
+			-H "X-API-Key: $key" -H "X-Secret-Key: $secret" -H 'Content-Type: application/json' \
+			--data-binary "$(gw_body $(((c * 1000 + i) * 3)) 3 "L$c")") || true
+		e=$(date +%s%N)
+		echo "$s $e $out" >>"$STACK_DIR/$tag.c$c"
+	done
+}
+
+# After the load: checks every 200 is in PostgreSQL once with its patients,
+# counts what a user would count, prints the figures. FAULT_NS: when the
+# fault was injected (recovery = first 200 of a request sent after it).
+cluster_load_check() { # TAG FAULT_NS WORKER_LOG
+	local tag=$1 fault=$2 wlog=$3 all=$STACK_DIR/$tag.all n n200 n503 nother lost twice landed rec maxd
+	cat "$STACK_DIR/$tag".c* >"$all"
+	n=$(wc -l <"$all")
+	n200=$(awk '$3 == 200' "$all" | wc -l)
+	n503=$(awk '$3 == 503' "$all" | wc -l)
+	nother=$((n - n200 - n503))
+	awk '$3 == 200 { print $4 }' "$all" >"$all.200"
+	awk '$3 == 503 && $4 != "" { print $4 }' "$all" >"$all.503"
+	wait_for "$tag: every 200 reached PostgreSQL" 180 0 \
+		sql "CREATE TEMP TABLE ok(r uuid); COPY ok FROM '$all.200'; SELECT count(*) FROM ok WHERE r NOT IN (SELECT request_id FROM patient_batches)"
+	lost=$(sql "CREATE TEMP TABLE ok(r uuid); COPY ok FROM '$all.200'; SELECT count(*) FROM ok WHERE r NOT IN (SELECT request_id FROM patient_batches)")
+	landed=$(sql "CREATE TEMP TABLE no(r uuid); COPY no FROM '$all.503'; SELECT count(*) FROM no WHERE r IN (SELECT request_id FROM patient_batches)")
+	twice=$(grep -o 'event=batch_applied request_id=[^ ]*' "$wlog" | sort | uniq -d | wc -l)
+	rec=$(awk -v f="$fault" '$3 == 200 && $1 > f { d = ($2 - f) / 1e9; if (m == "" || d < m) m = d } END { printf "%.1f", m }' "$all")
+	maxd=$(awk '{ d = ($2 - $1) / 1e9; if (d > m) m = d } END { printf "%.1f", m }' "$all")
+	echo "# $tag: sent=$n 200=$n200 503=$n503 other=$nother lost=$lost twice=$twice 503_landed=$landed recovery_s=$rec longest_answer_s=$maxd"
+	assert_eq "$tag: only 200 and 503 (never a hang)" "$nother" 0
+	assert_eq "$tag: no 200 lost" "$lost" 0
+	assert_eq "$tag: nothing applied twice" "$twice" 0
+	assert_eq "$tag: each 200's patients are in the table" \
+		"$(sql "CREATE TEMP TABLE ok(r uuid); COPY ok FROM '$all.200'; SELECT count(*) FROM patients WHERE request_id IN (SELECT r FROM ok)")" $((3 * n200))
+	assert_eq "$tag: each 200 recorded once" \
+		"$(sql "CREATE TEMP TABLE ok(r uuid); COPY ok FROM '$all.200'; SELECT count(*) FROM patient_batches WHERE request_id IN (SELECT r FROM ok)")" "$n200"
 }
