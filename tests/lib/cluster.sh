@@ -207,9 +207,18 @@ cluster_kcat() { # DIR kcat-args...
 	kcat -F "$(cluster_props "$dir" admin)" -b "$CLUSTER_BROKERS" "$@"
 }
 
-# Number of brokers the metadata lists (answers once one node is up).
+# Number of nodes that answer a metadata request themselves (the list in
+# one node's metadata may be stale: after a lost quorum it still names the
+# dead ones).
 cluster_brokers_up() { # DIR
-	cluster_kcat "$1" -L -J -m 3 2>/dev/null | grep -o '"brokers":\[[^]]*\]' | grep -o '"id"' | wc -l
+	local n up=0 port props
+	props=$(cluster_props "$1" admin)
+	for n in 1 2 3; do
+		port=PORT_$n
+		kcat -F "$props" -b "127.0.0.1:${!port}" -L -J -m 3 2>/dev/null |
+			grep -q "\"originating_broker\":{\"id\":$n," && up=$((up + 1))
+	done
+	echo "$up"
 }
 
 # Node id leading TOPIC's PARTITION (empty when none).
