@@ -355,10 +355,12 @@ cluster_it_up() {
 
 # Load for the 07NN scenarios: client C sends N PUTs of 3 patients one
 # after the other (codes unique per request), each line of
-# $STACK_DIR/$TAG.c$C: start_ns end_ns status request_id.
+# $STACK_DIR/$TAG.c$C: start_ns end_ns status request_id. Stops early
+# once $STACK_DIR/$TAG.stop exists.
 cluster_load_client() { # TAG URL KEY SECRET C N
 	local tag=$1 url=$2 key=$3 secret=$4 c=$5 n=$6 i s e out
 	for ((i = 0; i < n; i++)); do
+		[ -e "$STACK_DIR/$tag.stop" ] && break
 		s=$(date +%s%N)
 		out=$(curl -s -o /dev/null --max-time 25 -w '%{http_code} %header{x-request-id}' -X PUT "$url" \
 			-H "X-API-Key: $key" -H "X-Secret-Key: $secret" -H 'Content-Type: application/json' \
