@@ -1,6 +1,7 @@
 /* kafka: librdkafka configuration shared by both daemons: our defaults
  * first, then the operator's --kafka-prop key=value pairs passed straight
- * through (like kcat -X), so the operator always has the last word. */
+ * through (like kcat -X), so the operator always has the last word, and
+ * between the two a properties file for what must not show in ps. */
 #ifndef PATIENTS_KAFKA_H
 #define PATIENTS_KAFKA_H
 
@@ -21,5 +22,18 @@ void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf
  * owns it), or NULL with a message in err naming the offending property. */
 rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults,
 				const struct settings_list *props, char *err, size_t errsize);
+
+/* Reads librdkafka properties from the file at path (what
+ * --kafka-props-file names): one key=value per line, blanks around key and
+ * value ignored, '#' lines and empty lines skipped; the value is the rest of
+ * the line ('=' and '#' included). Inserts them at the front of props, so
+ * kafka_conf_new applies them after the defaults and before any -X item
+ * already there. This is where secrets (sasl.password) belong: a file is
+ * seen neither in ps nor in the environment of the process.
+ * Returns 0; -errno from reading the file; -EINVAL for a line that is not
+ * key=value; -ENOMEM. err names the path and line, never a line's text (it
+ * may be a password). props keeps its items on failure. */
+int kafka_props_file_load(const char *path, struct settings_list *props, char *err,
+			  size_t errsize);
 
 #endif

@@ -24,6 +24,7 @@
 #include "exitcode.h"
 #include "http.h"
 #include "keys.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -44,6 +45,7 @@ struct gateway_config {
 	char *brokers;
 	char *topic;
 	struct settings_list kafka_props;
+	char *kafka_props_file;
 	long long publish_timeout_ms;
 	long long rate_limit;
 	long long max_body_bytes;
@@ -84,6 +86,9 @@ static const struct setting gateway_settings[] = {
 	  "topic the batches are published to" },
 	{ "kafka-prop", 'X', SETTING_LIST, "PATIENTS_KAFKA_PROPS", NULL, 0, 0, OPT(kafka_props),
 	  "KEY=VALUE", "any librdkafka property, repeatable (env: ';'-separated)" },
+	{ "kafka-props-file", 0, SETTING_STRING, "PATIENTS_KAFKA_PROPS_FILE", NULL, 0, 0,
+	  OPT(kafka_props_file), "PATH",
+	  "librdkafka key=value lines (# comments), before -X: put sasl.password here" },
 	{ "publish-timeout-ms", 0, SETTING_INT, "PATIENTS_PUBLISH_TIMEOUT_MS", "10000", 100,
 	  600000, OPT(publish_timeout_ms), "MS",
 	  "answer 503 when Kafka has not confirmed a batch by then (message.timeout.ms)" },
@@ -358,6 +363,12 @@ int main(int argc, char **argv)
 	if (cfg.version) {
 		printf("patients-gateway %s\n", PACKAGE_VERSION);
 		ret = EXITCODE_OK;
+		goto out;
+	}
+	if (cfg.kafka_props_file &&
+	    kafka_props_file_load(cfg.kafka_props_file, &cfg.kafka_props, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patients-gateway: %s\n", err);
+		ret = EXITCODE_CONFIG;
 		goto out;
 	}
 	if (cfg.hash_secret) {

@@ -21,6 +21,7 @@
 #include "dlq.h"
 #include "exitcode.h"
 #include "grants.h"
+#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
@@ -36,6 +37,7 @@ struct worker_config {
 	char *group;
 	char *db;
 	struct settings_list kafka_props;
+	char *kafka_props_file;
 	bool from_beginning;
 	char *from_time;
 	bool exit_at_end;
@@ -65,6 +67,9 @@ static const struct setting worker_settings[] = {
 	  "libpq connection string or URI; empty: libpq's PG* variables" },
 	{ "kafka-prop", 'X', SETTING_LIST, "PATIENTS_KAFKA_PROPS", NULL, 0, 0, OPT(kafka_props),
 	  "KEY=VALUE", "any librdkafka property, repeatable (env: ';'-separated)" },
+	{ "kafka-props-file", 0, SETTING_STRING, "PATIENTS_KAFKA_PROPS_FILE", NULL, 0, 0,
+	  OPT(kafka_props_file), "PATH",
+	  "librdkafka key=value lines (# comments), before -X: put sasl.password here" },
 	{ "from-beginning", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(from_beginning), NULL,
 	  "partitions with no offset in PostgreSQL start at the beginning" },
 	{ "from-time", 0, SETTING_STRING, NULL, NULL, 0, 0, OPT(from_time), "RFC3339",
@@ -335,6 +340,12 @@ int main(int argc, char **argv)
 	if (cfg.version) {
 		printf("patients-worker %s\n", PACKAGE_VERSION);
 		ret = EXITCODE_OK;
+		goto out;
+	}
+	if (cfg.kafka_props_file &&
+	    kafka_props_file_load(cfg.kafka_props_file, &cfg.kafka_props, err, sizeof(err)) < 0) {
+		fprintf(stderr, "patients-worker: %s\n", err);
+		ret = EXITCODE_CONFIG;
 		goto out;
 	}
 	level = log_level_parse(cfg.log_level);
