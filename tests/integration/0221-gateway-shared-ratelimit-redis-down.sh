@@ -47,12 +47,13 @@ done
 redis_start redis0221 "$rport"
 sleep 0.5
 spread() { # KEY SECRET COUNT_EACH TAG -> statuses in $STACK_DIR/0221.TAG.{a,b}
-	local g
+	local g pids=()
 	for g in a b; do
 		redis_curl_cfg "$STACK_DIR/0221.$4.$g.curl" "${url[$g]}" "$1" "$2" "$body" "$3"
 		curl -K "$STACK_DIR/0221.$4.$g.curl" >"$STACK_DIR/0221.$4.$g" &
+		pids+=($!)
 	done
-	wait
+	wait "${pids[@]}" # not a bare wait: redis-server is a child too
 }
 t0=$(date +%s%N)
 spread ak_shared s_shared 35 shared
@@ -71,6 +72,7 @@ fa=$(metric a patients_gateway_ratelimit_fallback_total)
 fb=$(metric b patients_gateway_ratelimit_fallback_total)
 
 # Killed in the middle of a run: 40 PUTs to each gateway, one every 50 ms.
+pids=()
 for g in a b; do
 	(for ((i = 0; i < 40; i++)); do
 		curl -s -o /dev/null -w '%{http_code} %{time_total}\n' --max-time 5 -X PUT "${url[$g]}" \
@@ -78,10 +80,11 @@ for g in a b; do
 			-H 'Content-Type: application/json' --data-binary "$body"
 		sleep 0.05
 	done >"$STACK_DIR/0221.kill.$g") &
+	pids+=($!)
 done
 sleep 1
 redis_kill redis0221
-wait
+wait "${pids[@]}"
 codes=$(cat "$STACK_DIR"/0221.kill.[ab])
 slowest=$(awk '{print $2}' <<<"$codes" | sort -n | tail -n 1)
 echo "# Redis killed mid-run: statuses $(awk '{print $1}' <<<"$codes" | sort | uniq -c | tr -s ' \n' ' '), slowest answer ${slowest}s"
