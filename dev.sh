@@ -22,10 +22,13 @@ cd "$SRC"
 # the Kafka broker), clang for the libFuzzer targets, and what checks the API
 # document and the alert rules (python3 with yaml and jsonschema; promtool,
 # which comes with Debian's prometheus: under systemd that package also
-# enables a Prometheus server on :9090, as postgresql does on :5432).
+# enables a Prometheus server on :9090, as postgresql does on :5432), and
+# hiredis + redis-server for the shared rate limit (the tests start their
+# own redis-server; the package's own on :6379 is never used).
 PACKAGES=(
 	build-essential autoconf automake libtool pkg-config
 	librdkafka-dev libpq-dev libjson-c-dev libmicrohttpd-dev libgnutls28-dev libsystemd-dev libcmocka-dev
+	libhiredis-dev redis-server
 	postgresql kcat curl openssl ca-certificates bc wrk python3 procps
 	default-jre-headless maven
 	clang libclang-rt-dev

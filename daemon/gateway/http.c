@@ -30,6 +30,7 @@
 #include "patient.h"
 #include "publisher.h"
 #include "ratelimit.h"
+#include "sharedlimit.h"
 #include "uuid7.h"
 
 #define HTTP_PATH_PATIENTS "/v1/patients"
@@ -88,6 +89,7 @@ struct http {
 	struct MHD_Daemon *daemon;
 	struct publisher *publisher;
 	struct ratelimit *rl;
+	struct sharedlimit *shared; /* borrowed; NULL: the local limit only */
 	struct budget *budget; /* borrowed */
 	struct conntrack *ct;
 	size_t max_body;
@@ -279,7 +281,9 @@ static bool http_authenticate(struct http *h, struct http_request *req)
 		req->tenant[0] = '\0';
 		return false;
 	}
-	ratelimit_check(h->rl, api_key, clock_mono_us() / 1000u, &req->rl);
+	/* Redis not answering in time: this gateway's own limit (fail open). */
+	if (!h->shared || sharedlimit_check(h->shared, api_key, &req->rl) < 0)
+		ratelimit_check(h->rl, api_key, clock_mono_us() / 1000u, &req->rl);
 	return true;
 }
 
@@ -898,6 +902,7 @@ int http_start(struct http **out, const struct http_options *opt, struct keys *k
 	pthread_mutex_init(&h->id_lock, NULL);
 	h->publisher = opt->publisher;
 	h->budget = opt->budget;
+	h->shared = opt->shared;
 	h->max_body = opt->max_body_bytes;
 	h->max_head = opt->max_header_bytes;
 	atomic_init(&h->inflight, 0);

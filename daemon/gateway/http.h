@@ -15,6 +15,7 @@ struct http;
 struct keys;
 struct metrics;
 struct publisher;
+struct sharedlimit;
 
 struct http_options {
 	const char *listen;	 /* "HOST:PORT" */
@@ -35,6 +36,9 @@ struct http_options {
 	size_t max_header_bytes;	 /* per-connection memory for the request head */
 	size_t max_body_bytes;
 	unsigned rate_limit;		 /* requests per minute per API key */
+	/* borrowed; NULL: none. Asked first; its failure falls back to the
+	 * local limit (fail open). */
+	struct sharedlimit *shared;
 	struct publisher *publisher;	 /* borrowed */
 	struct metrics *metrics;	 /* borrowed; NULL: no metrics */
 };

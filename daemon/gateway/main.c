@@ -30,6 +30,7 @@
 #include "notify.h"
 #include "publisher.h"
 #include "settings.h"
+#include "sharedlimit.h"
 #include "textfile.h"
 
 #define TLS_FILE_MAX (1u << 20)
@@ -48,6 +49,9 @@ struct gateway_config {
 	char *kafka_props_file;
 	long long publish_timeout_ms;
 	long long rate_limit;
+	char *rate_limit_redis;
+	long long rate_limit_redis_timeout_ms;
+	long long rate_limit_redis_retry_ms;
 	long long max_body_bytes;
 	long long max_connections;
 	long long max_connections_per_ip;
@@ -94,6 +98,16 @@ static const struct setting gateway_settings[] = {
 	  "answer 503 when Kafka has not confirmed a batch by then (message.timeout.ms)" },
 	{ "rate-limit", 0, SETTING_INT, "PATIENTS_RATE_LIMIT", "600", 1, 1000000, OPT(rate_limit),
 	  "N", "requests per minute per API key, per gateway instance (GCRA, bursts up to N)" },
+	{ "rate-limit-redis", 0, SETTING_STRING, "PATIENTS_RATE_LIMIT_REDIS", NULL, 0, 0,
+	  OPT(rate_limit_redis), "redis://HOST[:PORT]",
+	  "share --rate-limit across every gateway using this Redis; when it does not answer "
+	  "in time, each gateway limits on its own (fail open)" },
+	{ "rate-limit-redis-timeout-ms", 0, SETTING_INT, "PATIENTS_RATE_LIMIT_REDIS_TIMEOUT_MS",
+	  "5", 1, 10000, OPT(rate_limit_redis_timeout_ms), "MS",
+	  "longest wait for Redis (connect, or one request's script) before the local limit" },
+	{ "rate-limit-redis-retry-ms", 0, SETTING_INT, "PATIENTS_RATE_LIMIT_REDIS_RETRY_MS", "1000",
+	  0, 600000, OPT(rate_limit_redis_retry_ms), "MS",
+	  "after a Redis failure, each connection is tried again at most this often" },
 	/* 4 MiB: the largest valid batch (1000 patients, every field at its
 	 * limit) is 1,116,014 bytes written compactly, and 3,156,014 as
 	 * Python's json.dumps writes it by default (every non-ASCII character a
@@ -339,6 +353,7 @@ int main(int argc, char **argv)
 	struct admin *admin = NULL;
 	struct keys *keys = NULL;
 	struct budget *budget = NULL;
+	struct sharedlimit *shared = NULL;
 	char *tls_cert = NULL, *tls_key = NULL;
 	struct sigaction sa;
 	char err[600];
@@ -346,6 +361,7 @@ int main(int argc, char **argv)
 	bool notified_ready = false, ready = false;
 	size_t nkeys;
 	long ncpu;
+	unsigned threads;
 	int level, r, ret = EXITCODE_FAILURE;
 
 	atomic_init(&readiness.kafka, false);
@@ -467,12 +483,30 @@ int main(int argc, char **argv)
 	}
 	readiness.pub = pub;
 	ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	threads = cfg.threads ? (unsigned)cfg.threads : (unsigned)(ncpu > 0 ? ncpu : 1);
+	if (cfg.rate_limit_redis && *cfg.rate_limit_redis) {
+		struct sharedlimit_options sopt = {
+			.url = cfg.rate_limit_redis,
+			.per_minute = (unsigned)cfg.rate_limit,
+			.timeout_ms = (unsigned)cfg.rate_limit_redis_timeout_ms,
+			.retry_ms = (unsigned)cfg.rate_limit_redis_retry_ms,
+			.connections = threads, /* one per HTTP thread: none waits */
+			.metrics = metrics,
+		};
+
+		/* Connects on first use: a Redis down at start stops nothing. */
+		if (sharedlimit_new(&shared, &sopt, err, sizeof(err)) < 0) {
+			fprintf(stderr, "patients-gateway: %s\n", err);
+			ret = EXITCODE_CONFIG;
+			goto out;
+		}
+	}
 	hopt = (struct http_options){
 		.listen = cfg.listen,
 		.allow_plain_http = cfg.allow_plain_http,
 		.tls_cert = tls_cert,
 		.tls_key = tls_key,
-		.threads = cfg.threads ? (unsigned)cfg.threads : (unsigned)(ncpu > 0 ? ncpu : 1),
+		.threads = threads,
 		.max_connections = (unsigned)cfg.max_connections,
 		.max_connections_per_ip = (unsigned)cfg.max_connections_per_ip,
 		.read_timeout_s = (unsigned)cfg.read_timeout_s,
@@ -483,6 +517,7 @@ int main(int argc, char **argv)
 		.max_header_bytes = (size_t)cfg.max_header_bytes,
 		.max_body_bytes = (size_t)cfg.max_body_bytes,
 		.rate_limit = (unsigned)cfg.rate_limit,
+		.shared = shared,
 		.publisher = pub,
 		.metrics = metrics,
 	};
@@ -507,9 +542,9 @@ int main(int argc, char **argv)
 		}
 	}
 	log_notice("gateway_started", "listen=%s tls=%s admin=%s topic=%s keys=%zu threads=%u "
-		   "rate_limit=%lld publish_timeout_ms=%lld", cfg.listen, tls_cert ? "yes" : "no",
-		   admin ? cfg.admin_listen : "-", cfg.topic, nkeys, hopt.threads,
-		   cfg.rate_limit, cfg.publish_timeout_ms);
+		   "rate_limit=%lld rate_limit_shared=%s publish_timeout_ms=%lld", cfg.listen,
+		   tls_cert ? "yes" : "no", admin ? cfg.admin_listen : "-", cfg.topic, nkeys,
+		   hopt.threads, cfg.rate_limit, shared ? "redis" : "no", cfg.publish_timeout_ms);
 	ret = EXITCODE_OK;
 
 	while (!stop_requested) {
@@ -579,6 +614,7 @@ out:
 			   st.rejected, st.failed);
 	}
 	admin_stop(admin);
+	sharedlimit_free(shared); /* after http: its threads used it */
 	publisher_free(pub);
 	budget_free(budget); /* after the publisher: its reports give bytes back */
 	metrics_free(metrics);

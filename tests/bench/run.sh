@@ -307,9 +307,10 @@ run_kcat() {
 
 # The gateway under wrk: 1000-patient PUTs from 16 connections for
 # GW_SECONDS, every one published to Kafka (acks=all) before its 200. Prints
-# "requests_per_s non_200_answers peak_rss_kb gateway_cpu_seconds".
+# "requests_per_s non_200_answers peak_rss_kb gateway_cpu_seconds". ARGS go
+# to the gateway (the shared rate limit's run).
 GW_SECONDS=${BENCH_GW_SECONDS:-15}
-run_gateway() {
+run_gateway() { # [ARGS...]
 	local port admin pid out rps bad hwm cpu secret=bench-secret
 	port=$(stack_free_port 27080)
 	admin=$(stack_free_port 27180 "$port")
@@ -317,7 +318,7 @@ run_gateway() {
 	head -n 1 "$BODIES" | tr -d '\n' >"$STACK_DIR/body.json"
 	"$GATEWAY" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
 		--keys-file "$STACK_DIR/bench.keys" --topic bench.gw --rate-limit 1000000 \
-		--log-level warning 2>>"$STACK_DIR/gateway.log" &
+		--log-level warning "$@" 2>>"$STACK_DIR/gateway.log" &
 	pid=$!
 	for ((i = 0; i < 300; i++)); do
 		[ "$(curl -s "http://127.0.0.1:$admin/readyz")" = ready ] && break
@@ -327,7 +328,7 @@ run_gateway() {
 	out=$(BODY_FILE=$STACK_DIR/body.json API_KEY=bench-key SECRET_KEY=$secret \
 		wrk -t2 -c16 -d"${GW_SECONDS}s" --latency -s "$SRC/tests/bench/wrk-put.lua" \
 		"http://127.0.0.1:$port/v1/patients")
-	echo "$out" >"$STACK_DIR/wrk.out"
+	if [ $# = 0 ]; then echo "$out" >"$STACK_DIR/wrk.out"; else echo "$out" >"$STACK_DIR/wrk.redis.out"; fi
 	hwm=$(hwm_kb "$pid")
 	cpu=$(cpu_of "$pid")
 	kill -TERM "$pid"
@@ -398,6 +399,21 @@ main() {
 	kc=$(run_kcat)
 	say "gateway: wrk, ${GW_SECONDS}s"
 	gw=($(run_gateway))
+	# The same with the shared rate limit: one Lua script in a redis-server
+	# of its own (no persistence) per request.
+	say "gateway with --rate-limit-redis: wrk, ${GW_SECONDS}s"
+	local rport rpid
+	rport=$(stack_free_port 26590)
+	redis-server --port "$rport" --bind 127.0.0.1 --save '' --appendonly no --dir "$STACK_DIR" \
+		--loglevel warning >"$STACK_DIR/redis.log" 2>&1 &
+	rpid=$!
+	for ((i = 0; i < 50; i++)); do
+		[ "$(redis-cli -p "$rport" ping 2>/dev/null)" = PONG ] && break
+		sleep 0.1
+	done
+	gwr=($(run_gateway --rate-limit-redis "redis://127.0.0.1:$rport"))
+	kill -TERM "$rpid"
+	wait "$rpid" || true
 
 	rate() { echo "scale=0; $patients / $1" | bc; }
 	# Steady: the batches after the first, over the time between the
@@ -445,7 +461,12 @@ main() {
 	printf '%-32s %14s %5s %4s%% %4s MiB\n' "gateway PUT (wrk -c16)" "${gw[0]%.*}" \
 		"$(echo "scale=2; ${gw[0]} / $kr" | bc)" \
 		"$(echo "scale=0; 100 * ${gw[3]} / ($GW_SECONDS * $NCPU)" | bc)" "$((gw[2] / 1024))"
+	printf '%-32s %14s %5s %4s%% %4s MiB\n' "gateway PUT, shared rate limit" "${gwr[0]%.*}" \
+		"$(echo "scale=2; ${gwr[0]} / $kr" | bc)" \
+		"$(echo "scale=0; 100 * ${gwr[3]} / ($GW_SECONDS * $NCPU)" | bc)" "$((gwr[2] / 1024))"
+	echo "(shared rate limit / local only: $(echo "scale=2; ${gwr[0]} / ${gw[0]}" | bc))"
 	[ "${gw[1]}" = 0 ] || echo "gateway: ${gw[1]} answers were not 200 (see $STACK_DIR/wrk.out)"
+	[ "${gwr[1]}" = 0 ] || echo "gateway (shared limit): ${gwr[1]} answers were not 200 (see $STACK_DIR/wrk.redis.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
 }
 
