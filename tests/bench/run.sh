@@ -227,21 +227,65 @@ last_applied() {
 	PGDATABASE=$1 psql -X -tA -c 'SELECT extract(epoch FROM max(applied_at)) FROM patient_batches'
 }
 
-# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds span_seconds".
-run_loader() {
-	local out cpu0 cpu1 t0 k0
+# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds span_seconds
+# wal_bytes hot_updates updates". METHOD is bench_loader's -m (unnest, the
+# worker's statement, by default); FILLFACTOR, when given, is set on the
+# fresh patients table first (room in each page for HOT updates: only the
+# primary key is indexed and an update changes none of its columns).
+run_loader() { # [METHOD [CONNECTIONS [FILLFACTOR]]]
+	local out cpu0 cpu1 t0 k0 w0 w1 hot
 	fresh_db bench_base
+	[ -z "${3:-}" ] || psql -X -q -d bench_base -v ON_ERROR_STOP=1 -c "ALTER TABLE patients SET (fillfactor = $3)"
 	settle
+	w0=$(psql -X -tA -d postgres -c 'SELECT pg_current_wal_insert_lsn()')
 	cpu0=$(pg_cpu)
 	k0=$(kafka_cpu)
-	out=$(PGDATABASE=bench_base "$LOADER" -c "$CONNECTIONS" "$DATA")
+	out=$(PGDATABASE=bench_base "$LOADER" -c "${2:-$CONNECTIONS}" -m "${1:-unnest}" "$DATA")
 	cpu1=$(pg_cpu)
 	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	w1=$(psql -X -tA -d postgres -c "SELECT pg_current_wal_insert_lsn() - '$w0'::pg_lsn")
 	echo "$out" >&2
 	[ "$(batches_in bench_base)" = "$BATCHES" ] || die "the loader did not apply every batch"
 	t0=$(echo "$out" | sed -n 's/.*, from \([0-9.]*\)$/\1/p')
-	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base)"
+	# The loader's backends flushed their statistics as they exited.
+	hot=$(PGDATABASE=bench_base psql -X -tA -F' ' -c "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'patients'")
+	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base) $w1 $hot"
 	drop_db bench_base
+}
+
+# The loader's methods (bench_loader -m) over 1, 2 and 4 connections, all
+# with the worker's guarantees, once each; ratios to the first row (the
+# worker's statement over CONNECTIONS connections, run right before them).
+run_methods() {
+	local m c r ref= label rows=()
+	for m in "unnest:$CONNECTIONS" unnest:1 unnest:4 values:1 "values:$CONNECTIONS" values:4 \
+		copy:1 "copy:$CONNECTIONS" copy:4 unnest-ff80:1 "unnest-ff80:$CONNECTIONS" unnest-ff80:4; do
+		c=${m#*:}
+		m=${m%:*}
+		say "loader method $m over $c connection(s)"
+		if [ "$m" = unnest-ff80 ]; then
+			r=($(run_loader unnest "$c" 80))
+			label="unnest, fillfactor 80"
+		else
+			r=($(run_loader "$m" "$c"))
+			case $m in
+			unnest) label="unnest text arrays (worker's)" ;;
+			values) label="multi-row VALUES" ;;
+			copy) label="COPY to temp, INSERT SELECT" ;;
+			esac
+		fi
+		[ -n "$ref" ] || ref=$(rate "${r[0]}")
+		rows+=("$(printf '%-32s %5s %10s %5s %4s%% %10s %7s%%' "$label" "$c" "$(rate "${r[0]}")" \
+			"$(ratio "$ref" "$(rate "${r[0]}")")" "$(share "${r[1]}" "${r[0]}")" \
+			"$((r[4] / BATCHES))" "$([ "${r[6]:-0}" -gt 0 ] && echo $((100 * r[5] / r[6])) || echo -)")")
+	done
+	echo
+	echo "loader methods: the same batches, one transaction each, version guard, offset fence,"
+	echo "patient_batches and consumer_offsets in it, fsync and synchronous_commit on"
+	echo "(ratio: to unnest over $CONNECTIONS connections in this table; wal/batch: WAL bytes written per batch;"
+	echo " hot: updates that were HOT, of all updates)"
+	printf '%-32s %5s %10s %5s %5s %10s %8s\n' "method" "conns" "all p/s" "ratio" "pg" "wal/batch" "hot"
+	printf '%s\n' "${rows[@]}"
 }
 
 # Waits until DB holds every batch, the workers in PIDS running all along,
@@ -501,6 +545,7 @@ main() {
 		"$(echo "scale=0; 100 * ${gw[3]} / ($GW_SECONDS * $NCPU)" | bc)" "$((gw[2] / 1024))"
 	[ "${gw[1]}" = 0 ] || echo "gateway: ${gw[1]} answers were not 200 (see $STACK_DIR/wrk.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
+	[ "${BENCH_METHODS:-1}" = 0 ] || run_methods
 	[ "$PEERS" = 1 ] || return 0
 
 	# The peers come last: their 200 MB of records are not in the broker's
