@@ -12,7 +12,10 @@
  *   unnest  the worker's own (store_apply_batch), text arrays;
  *   values  one multi-row VALUES statement, 6 text parameters a patient;
  *   copy    COPY into a temporary staging table (ON COMMIT DELETE ROWS, not
- *           WAL-logged), then INSERT ... SELECT FROM it ... ON CONFLICT.
+ *           WAL-logged), then INSERT ... SELECT FROM it ... ON CONFLICT;
+ *   binary  the worker's unnest, its six arrays sent in PostgreSQL's binary
+ *           array format (dates as days since 2000-01-01): no array text
+ *           for the server to parse.
  *
  *   bench_loader [-c CONNECTIONS] [-m METHOD] FILE   (libpq settings from PG*)
  *
@@ -21,6 +24,7 @@
  * the harness can time it like the worker: up to the last applied_at. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdarg.h>
@@ -40,7 +44,7 @@ struct item {
 	struct patient_batch batch;
 };
 
-enum method { M_UNNEST, M_VALUES, M_COPY };
+enum method { M_UNNEST, M_VALUES, M_COPY, M_BINARY };
 
 struct loader {
 	struct item *items;
@@ -102,6 +106,8 @@ struct lane {
 	char *sql;	/* owned: the statement text */
 	char *buf;	/* owned: COPY data */
 	size_t cap;
+	char *arr[6];	/* owned: binary arrays (M_BINARY) */
+	size_t arr_cap[6];
 };
 
 static double now_s(void)
@@ -175,7 +181,87 @@ static int copy_field(struct lane *ln, size_t *len, const char *p, size_t n, cha
 	return r ? r : buf_add(ln, len, &end, 1);
 }
 
-/* The statement of a VALUES lane for ROWS patients, or of a COPY lane.
+/* Appends n bytes to binary array k. Returns 0 or -ENOMEM. */
+static int arr_add(struct lane *ln, size_t k, size_t *len, const void *p, size_t n)
+{
+	if (*len + n > ln->arr_cap[k]) {
+		size_t nc = ln->arr_cap[k] ? ln->arr_cap[k] : 65536;
+		char *b;
+
+		while (nc < *len + n)
+			nc *= 2;
+		b = realloc(ln->arr[k], nc);
+		if (!b)
+			return -ENOMEM;
+		ln->arr[k] = b;
+		ln->arr_cap[k] = nc;
+	}
+	memcpy(ln->arr[k] + *len, p, n);
+	*len += n;
+	return 0;
+}
+
+static int arr_add32(struct lane *ln, size_t k, size_t *len, int32_t v)
+{
+	uint32_t be = htonl((uint32_t)v);
+
+	return arr_add(ln, k, len, &be, 4);
+}
+
+/* Days from 2000-01-01 (PostgreSQL's date epoch) to a validated
+ * "YYYY-MM-DD". */
+static int32_t pg_date(const char *d)
+{
+	int y = atoi(d), m = atoi(d + 5), day = atoi(d + 8), era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return (int32_t)(era * 146097 + doe - 719468 - 10957);
+}
+
+/* The six one-dimensional arrays of a batch in binary array format:
+ * ndim, has-nulls, element type, then size and lower bound, then each
+ * element as a length (-1: NULL) and its bytes. Returns 0 or -ENOMEM. */
+static int arr_build(struct lane *ln, const struct patient_batch *b, size_t len[6])
+{
+	static const int32_t oid[6] = { 25, 25, 25, 25, 1082, 25 }; /* text, date */
+	int r = 0;
+
+	for (size_t k = 0; k < 6 && r == 0; k++) {
+		len[k] = 0;
+		r = arr_add32(ln, k, &len[k], 1);
+		r = r ? r : arr_add32(ln, k, &len[k], k == 2 || k == 5);
+		r = r ? r : arr_add32(ln, k, &len[k], oid[k]);
+		r = r ? r : arr_add32(ln, k, &len[k], (int32_t)b->count);
+		r = r ? r : arr_add32(ln, k, &len[k], 1);
+	}
+	for (size_t i = 0; i < b->count && r == 0; i++) {
+		const struct patient *p = &b->patients[i];
+		const char *g = patient_gender_name(p->gender);
+		const char *v[6] = { p->code, p->first_name, p->last_name, g, NULL, p->email };
+		size_t n[6] = { p->code_len, p->first_name_len, p->last_name_len, strlen(g), 4,
+				p->email_len };
+
+		for (size_t k = 0; k < 6 && r == 0; k++) {
+			if (k == 4) {
+				r = arr_add32(ln, k, &len[k], 4);
+				r = r ? r : arr_add32(ln, k, &len[k], pg_date(p->birthdate));
+			} else if (!v[k]) {
+				r = arr_add32(ln, k, &len[k], -1);
+			} else {
+				r = arr_add32(ln, k, &len[k], (int32_t)n[k]);
+				r = r ? r : arr_add(ln, k, &len[k], v[k], n[k]);
+			}
+		}
+	}
+	return r;
+}
+
+/* The statement of a VALUES lane for ROWS patients, or of a COPY or a
+ * binary lane.
  * Returns 0, -ENOMEM or -EIO. */
 static int other_prepare(struct lane *ln, PGconn *c, size_t rows, size_t batch)
 {
@@ -188,6 +274,10 @@ static int other_prepare(struct lane *ln, PGconn *c, size_t rows, size_t batch)
 		return -ENOMEM;
 	if (ln->l->method == M_COPY) {
 		len = (size_t)snprintf(from, cap, "loader_stage AS u");
+	} else if (ln->l->method == M_BINARY) {
+		len = (size_t)snprintf(from, cap,
+				       "unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::date[],"
+				       " $15::text[]) AS u(code, first_name, last_name, gender, birthdate, email)");
 	} else {
 		len = (size_t)snprintf(from, cap, "(VALUES ");
 		for (size_t k = 0; k < rows; k++) {
@@ -225,21 +315,24 @@ static int other_prepare(struct lane *ln, PGconn *c, size_t rows, size_t batch)
 	return 0;
 }
 
-/* Applies one batch by the VALUES or the COPY method: BEGIN, (COPY,) the
- * statement, COMMIT. Returns 0 with *written, or -EIO / -ENOMEM / -ESTALE
+/* Applies one batch by the VALUES, COPY or binary method: BEGIN, (COPY,)
+ * the statement, COMMIT. Returns 0 with *written, or -EIO / -ENOMEM / -ESTALE
  * (the fence failed: the lanes' offsets were not what they expected). */
 static int other_apply(struct lane *ln, PGconn *c, const struct item *it,
 		       const struct store_position *pos, long *written)
 {
 	const struct patient_batch *b = &it->batch;
 	const struct envelope_meta *m = &it->env.meta;
-	size_t np = LOADER_META_PARAMS + (ln->l->method == M_VALUES ? b->count * 6 : 0);
+	size_t np = LOADER_META_PARAMS + (ln->l->method == M_VALUES ? b->count * 6
+					  : ln->l->method == M_BINARY ? 6 : 0);
 	const char **pv = calloc(np, sizeof(*pv));
+	int *pl = calloc(np, sizeof(*pl)), *pf = calloc(np, sizeof(*pf));
+	size_t alen[6];
 	char count[24], part[16], off[24], exp[24];
 	PGresult *res = NULL;
 	int r = -ENOMEM;
 
-	if (!pv)
+	if (!pv || !pl || !pf)
 		goto out;
 	if ((!ln->ready || (ln->l->method == M_VALUES && ln->rows != b->count)) &&
 	    (r = other_prepare(ln, c, b->count, (size_t)pos->offset)) < 0)
@@ -297,6 +390,16 @@ static int other_apply(struct lane *ln, PGconn *c, const struct item *it,
 		res = PQgetResult(c);
 		PQclear(res);
 		res = NULL;
+	} else if (ln->l->method == M_BINARY) {
+		if (arr_build(ln, b, alen) < 0) {
+			r = -ENOMEM;
+			goto rollback;
+		}
+		for (size_t k = 0; k < 6; k++) {
+			pv[LOADER_META_PARAMS + k] = ln->arr[k];
+			pl[LOADER_META_PARAMS + k] = (int)alen[k];
+			pf[LOADER_META_PARAMS + k] = 1;
+		}
 	} else {
 		for (size_t k = 0; k < b->count; k++) {
 			const struct patient *p = &b->patients[k];
@@ -312,7 +415,7 @@ static int other_apply(struct lane *ln, PGconn *c, const struct item *it,
 			v[5] = p->email;
 		}
 	}
-	res = PQexecPrepared(c, "loader_apply", (int)np, pv, NULL, NULL, 0);
+	res = PQexecPrepared(c, "loader_apply", (int)np, pv, pl, pf, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
 		pg_fail(c, res, (size_t)pos->offset, "apply");
 		res = NULL;
@@ -336,6 +439,8 @@ rollback:
 out:
 	PQclear(res);
 	free(pv);
+	free(pl);
+	free(pf);
 	return r;
 }
 
@@ -384,6 +489,8 @@ static void *lane_run(void *arg)
 out:
 	free(ln->sql);
 	free(ln->buf);
+	for (size_t k = 0; k < 6; k++)
+		free(ln->arr[k]);
 	store_close(&s);
 	return NULL;
 }
@@ -450,6 +557,8 @@ int main(int argc, char **argv)
 			l.method = M_VALUES;
 		else if (c == 'm' && strcmp(optarg, "copy") == 0)
 			l.method = M_COPY;
+		else if (c == 'm' && strcmp(optarg, "binary") == 0)
+			l.method = M_BINARY;
 		else
 			goto usage;
 	}
@@ -495,6 +604,6 @@ out:
 	free(threads);
 	return ret;
 usage:
-	fprintf(stderr, "usage: bench_loader [-c CONNECTIONS] [-m unnest|values|copy] FILE\n");
+	fprintf(stderr, "usage: bench_loader [-c CONNECTIONS] [-m unnest|values|copy|binary] FILE\n");
 	return 2;
 }

@@ -259,7 +259,7 @@ run_loader() { # [METHOD [CONNECTIONS [FILLFACTOR]]]
 run_methods() {
 	local m c r ref= label rows=()
 	for m in "unnest:$CONNECTIONS" unnest:1 unnest:4 values:1 "values:$CONNECTIONS" values:4 \
-		copy:1 "copy:$CONNECTIONS" copy:4 unnest-ff80:1 "unnest-ff80:$CONNECTIONS" unnest-ff80:4; do
+		copy:1 "copy:$CONNECTIONS" copy:4 binary:1 "binary:$CONNECTIONS" binary:4 unnest-ff80:1 "unnest-ff80:$CONNECTIONS" unnest-ff80:4; do
 		c=${m#*:}
 		m=${m%:*}
 		say "loader method $m over $c connection(s)"
@@ -272,6 +272,7 @@ run_methods() {
 			unnest) label="unnest text arrays (worker's)" ;;
 			values) label="multi-row VALUES" ;;
 			copy) label="COPY to temp, INSERT SELECT" ;;
+			binary) label="unnest, binary arrays" ;;
 			esac
 		fi
 		[ -n "$ref" ] || ref=$(rate "${r[0]}")
