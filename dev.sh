@@ -6,6 +6,7 @@
 #   ./dev.sh test    unit tests, fuzzing, then integration tests on a stack of their own
 #   ./dev.sh build   install what is missing and build (with sanitizers)
 #   ./dev.sh bench   throughput against this machine's own limit (a stack of its own)
+#   ./dev.sh bench --peers   and against Kafka Connect + Debezium's JDBC sink
 #   ./dev.sh status  what is running
 set -euo pipefail
 
@@ -255,18 +256,18 @@ cmd_test() {
 
 cmd_bench() {
 	install_deps
-	exec bash tests/bench/run.sh
+	exec bash tests/bench/run.sh "$@"
 }
 
 case "${1:-}" in
 up) cmd_up ;;
-bench) cmd_bench ;;
+bench) shift; cmd_bench "$@" ;;
 down) cmd_down ;;
 test) cmd_test ;;
 build) cmd_build ;;
 status) cmd_status ;;
 *)
-	sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 	[ -n "${1:-}" ] && exit 2
 	exit 0
 	;;

@@ -17,12 +17,24 @@
 # The daemons are built here without sanitizers, -O2, from a copy of the tree.
 #
 #   tests/bench/run.sh            BENCH_BATCHES (200) x 1000 patients
+#   tests/bench/run.sh --peers    and Kafka Connect + Debezium's JDBC sink on
+#                                 the same patients (tests/bench/peers.sh)
 #   KEEP_STACK=1 tests/bench/run.sh
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/stack.sh
 . "$SRC/tests/lib/stack.sh"
+# shellcheck source=peers.sh
+. "$SRC/tests/bench/peers.sh"
+
+PEERS=0
+for arg in "$@"; do
+	case $arg in
+	--peers) PEERS=1 ;;
+	*) echo "usage: tests/bench/run.sh [--peers]" >&2; exit 2 ;;
+	esac
+done
 
 BATCHES=${BENCH_BATCHES:-200}
 PER_BATCH=1000
@@ -58,9 +70,13 @@ build() {
 # BATCHES envelopes of PER_BATCH patients from 12 tenants; a tenant's batch j
 # rewrites half of its batch j-1's codes and adds as many new ones, so the
 # load is half updates, half inserts, as a daily sync would be.
+# With "peer" (tests/bench/peers.sh): the same patients as one record each,
+# JSON with schema keyed by tenant, and in $STACK_DIR/peer.final each
+# tenant's last record as SQL VALUES rows (tenant, code, request id).
 make_data() {
 	say "generating $BATCHES batches of $PER_BATCH patients"
-	awk -v batches="$BATCHES" -v per="$PER_BATCH" -v keyed="$1" 'BEGIN {
+	awk -v batches="$BATCHES" -v per="$PER_BATCH" -v keyed="$1" -v final="$STACK_DIR/peer.final" 'BEGIN {
+		if (keyed == "peer") { records(); exit }
 		for (b = 0; b < batches; b++) {
 			t = b % 12; j = int(b / 12)
 			if (keyed) printf "t%d:", t
@@ -81,6 +97,42 @@ make_data() {
 			printf "}"
 		}
 		printf "]}"
+	}
+	# Days since 1970-01-01 of a proleptic Gregorian date (Connect Date).
+	function days(y, m, d,   era, yoe, doy, doe) {
+		y -= (m <= 2); era = int(y / 400); yoe = y - era * 400
+		doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+		doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+		return era * 146097 + doe - 719468
+	}
+	function records(   b, t, j, i, from, rid, ms, schema, sep) {
+		schema = "{\"type\":\"struct\",\"name\":\"patient\",\"optional\":false,\"fields\":[" \
+			"{\"field\":\"tenant\",\"type\":\"string\",\"optional\":false}," \
+			"{\"field\":\"code\",\"type\":\"string\",\"optional\":false}," \
+			"{\"field\":\"first_name\",\"type\":\"string\",\"optional\":false}," \
+			"{\"field\":\"last_name\",\"type\":\"string\",\"optional\":true}," \
+			"{\"field\":\"gender\",\"type\":\"string\",\"optional\":false}," \
+			"{\"field\":\"birthdate\",\"type\":\"int32\",\"optional\":false,\"name\":\"org.apache.kafka.connect.data.Date\",\"version\":1}," \
+			"{\"field\":\"email\",\"type\":\"string\",\"optional\":true}," \
+			"{\"field\":\"received_at\",\"type\":\"int64\",\"optional\":false,\"name\":\"org.apache.kafka.connect.data.Timestamp\",\"version\":1}," \
+			"{\"field\":\"request_id\",\"type\":\"string\",\"optional\":false,\"name\":\"io.debezium.data.Uuid\",\"version\":1}]}"
+		for (b = 0; b < batches; b++) {
+			t = b % 12; j = int(b / 12); from = j * per / 2
+			rid = sprintf("%08x-%04x-7000-8000-%012x", int((b + 1) / 65536), (b + 1) % 65536, b + 1)
+			# 2026-11-24T10:MM:SS.000Z, as the envelope says
+			ms = (days(2026, 11, 24) * 86400 + 36000 + (int(j / 60) % 60) * 60 + j % 60) * 1000
+			for (i = from; i < from + per; i++) {
+				printf "t%d:{\"schema\":%s,\"payload\":{\"tenant\":\"t%d\",\"code\":\"ACME-%07d\",", t, schema, t, i
+				printf "\"first_name\":\"María José %d\",\"last_name\":%s,", j, (i % 7) ? "\"García-Núñez Fernández\"" : "null"
+				printf "\"gender\":\"%s\",\"birthdate\":%d,", (i % 2) ? "male" : "female", days(1930 + i % 90, 1 + i % 12, 1 + i % 28)
+				printf "\"email\":%s,", (i % 5) ? sprintf("\"patient.%07d@example-clinic.es\"", i) : "null"
+				printf "\"received_at\":%.0f,\"request_id\":\"%s\"}}\n", ms, rid
+			}
+			last[t] = sprintf("(\x27t%d\x27, \x27ACME-%07d\x27, \x27%s\x27)", t, from + per - 1, rid)
+		}
+		sep = ""
+		for (t = 0; t < 12; t++) if (t in last) { printf "%s%s", sep, last[t] >final; sep = ", " }
+		close(final)
 	}'
 }
 
@@ -175,21 +227,66 @@ last_applied() {
 	PGDATABASE=$1 psql -X -tA -c 'SELECT extract(epoch FROM max(applied_at)) FROM patient_batches'
 }
 
-# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds span_seconds".
-run_loader() {
-	local out cpu0 cpu1 t0 k0
+# Baseline: prints "seconds pg_cpu_seconds kafka_cpu_seconds span_seconds
+# wal_bytes hot_updates updates". METHOD is bench_loader's -m (unnest, the
+# worker's statement, by default); FILLFACTOR, when given, is set on the
+# fresh patients table first (room in each page for HOT updates: only the
+# primary key is indexed and an update changes none of its columns).
+run_loader() { # [METHOD [CONNECTIONS [FILLFACTOR]]]
+	local out cpu0 cpu1 t0 k0 w0 w1 hot
 	fresh_db bench_base
+	[ -z "${3:-}" ] || psql -X -q -d bench_base -v ON_ERROR_STOP=1 -c "ALTER TABLE patients SET (fillfactor = $3)"
 	settle
+	w0=$(psql -X -tA -d postgres -c 'SELECT pg_current_wal_insert_lsn()')
 	cpu0=$(pg_cpu)
 	k0=$(kafka_cpu)
-	out=$(PGDATABASE=bench_base "$LOADER" -c "$CONNECTIONS" "$DATA")
+	out=$(PGDATABASE=bench_base "$LOADER" -c "${2:-$CONNECTIONS}" -m "${1:-unnest}" "$DATA")
 	cpu1=$(pg_cpu)
 	k0=$(echo "$(kafka_cpu) - $k0" | bc)
+	w1=$(psql -X -tA -d postgres -c "SELECT pg_current_wal_insert_lsn() - '$w0'::pg_lsn")
 	echo "$out" >&2
 	[ "$(batches_in bench_base)" = "$BATCHES" ] || die "the loader did not apply every batch"
 	t0=$(echo "$out" | sed -n 's/.*, from \([0-9.]*\)$/\1/p')
-	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base)"
+	# The loader's backends flushed their statistics as they exited.
+	hot=$(PGDATABASE=bench_base psql -X -tA -F' ' -c "SELECT n_tup_hot_upd, n_tup_upd FROM pg_stat_user_tables WHERE relname = 'patients'")
+	echo "$(echo "$(last_applied bench_base) - $t0" | bc) $(echo "$cpu1 - $cpu0" | bc) $k0 $(applied_span bench_base) $w1 $hot"
 	drop_db bench_base
+}
+
+# The loader's methods (bench_loader -m) over 1, 2 and 4 connections, all
+# with the worker's guarantees, once each; ratios to the first row (the
+# worker's statement over CONNECTIONS connections, run right before them).
+run_methods() {
+	local m c r ref= label rows=()
+	for m in "unnest:$CONNECTIONS" unnest:1 unnest:4 values:1 "values:$CONNECTIONS" values:4 \
+		copy:1 "copy:$CONNECTIONS" copy:4 binary:1 "binary:$CONNECTIONS" binary:4 unnest-ff80:1 "unnest-ff80:$CONNECTIONS" unnest-ff80:4; do
+		c=${m#*:}
+		m=${m%:*}
+		say "loader method $m over $c connection(s)"
+		if [ "$m" = unnest-ff80 ]; then
+			r=($(run_loader unnest "$c" 80))
+			label="unnest, fillfactor 80"
+		else
+			r=($(run_loader "$m" "$c"))
+			case $m in
+			unnest) label="unnest text arrays (worker's)" ;;
+			values) label="multi-row VALUES" ;;
+			copy) label="COPY to temp, INSERT SELECT" ;;
+			binary) label="unnest, binary arrays" ;;
+			esac
+		fi
+		[ -n "$ref" ] || ref=$(rate "${r[0]}")
+		rows+=("$(printf '%-32s %5s %10s %5s %4s%% %10s %7s%%' "$label" "$c" "$(rate "${r[0]}")" \
+			"$(ratio "$ref" "$(rate "${r[0]}")")" "$(share "${r[1]}" "${r[0]}")" \
+			"$((r[4] / BATCHES))" "$([ "${r[6]:-0}" -gt 0 ] && echo $((100 * r[5] / r[6])) || echo -)")")
+	done
+	echo
+	echo "loader methods: the same batches, one transaction each, version guard, offset fence,"
+	echo "patient_batches and consumer_offsets in it, fsync and synchronous_commit on"
+	echo "(ratio: to unnest over $CONNECTIONS connections in this table; wal/batch: WAL bytes written per batch;"
+	echo " hot: updates that were HOT, of all updates)"
+	printf '%-32s %5s %10s %5s %5s %10s %8s\n' "method" "conns" "all p/s" "ratio" "pg" "wal/batch" "hot"
+	printf '%s\n' "${rows[@]}"
 }
 
 # Waits until DB holds every batch, the workers in PIDS running all along,
@@ -236,6 +333,8 @@ run_worker() {
 	finish_workers "$db" "$cpu0" "$k0" "$STACK_DIR/worker-1.log"
 	read -r pg kafka ours hwm <<<"$FINISHED"
 	echo "$(echo "$(last_applied "$db") - $t0" | bc) $pg $ours $hwm $kafka $(applied_span "$db")"
+	# What the peer's runs must end with (tests/bench/peers.sh).
+	digest_of "$db" >"$STACK_DIR/digest.worker"
 	drop_db "$db"
 }
 
@@ -468,6 +567,31 @@ main() {
 	[ "${gw[1]}" = 0 ] || echo "gateway: ${gw[1]} answers were not 200 (see $STACK_DIR/wrk.out)"
 	[ "${gwr[1]}" = 0 ] || echo "gateway (shared limit): ${gwr[1]} answers were not 200 (see $STACK_DIR/wrk.redis.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
+	[ "${BENCH_METHODS:-1}" = 0 ] || run_methods
+	[ "$PEERS" = 1 ] || return 0
+
+	# The peers come last: their 200 MB of records are not in the broker's
+	# page cache while the worker runs.
+	peer_main
+	local row label
+	echo
+	echo "peers: Kafka Connect $PEER_KAFKA_VERSION standalone + Debezium JDBC sink $PEER_DEBEZIUM_VERSION," \
+		"$CONNECTIONS tasks, the same $patients patients as $patients records"
+	echo "(JSON with schema, $((PEER_BYTES / patients)) bytes each before lz4; every run ended with the worker's rows: count and digest;"
+	echo " all: from the JVM's start (cold) or the connector's creation (warm) to the last commit;"
+	echo " worker/them: the worker x1's all p/s above over theirs; peak rss: the JVM's VmHWM since its start)"
+	printf '%-32s %10s %7s %10s %6s %5s %5s %6s %8s\n' "run" "all p/s" "wkr/them" "steady p/s" \
+		"first" "pg" "kafka" "theirs" "peak rss"
+	for row in "${PEER_ROWS[@]}"; do
+		label=${row%%|*}
+		r=(${row#*|})
+		printf '%-32s %10s %7sx %10s %5.2fs %4s%% %4s%% %5s%% %4s MiB\n' "$label" \
+			"$(rate "${r[0]}")" "$(ratio "$(rate "${r[0]}")" "$(rate "${w1[0]}")")" \
+			"$(steady "${r[5]}")" "${r[6]}" \
+			"$(share "${r[1]}" "${r[0]}")" "$(share "${r[4]}" "${r[0]}")" \
+			"$(share "${r[2]}" "${r[0]}")" "$((r[3] / 1024))"
+	done
+	echo "worker x1 / Debezium's fastest run: $(ratio "$(rate "$PEER_BEST")" "$(rate "${w1[0]}")")x"
 }
 
 main "$@"
