@@ -20,25 +20,6 @@
 #define STORE_APPLY_STMT "patients_apply_batch"
 #define STORE_SKIP_STMT "patients_skip_offset"
 
-/* The fence (DESIGN.md s.4), the first part of every statement that moves
- * an offset: next_offset moves from what this worker expects ($E: what it
- * last wrote or loaded; NULL for no row) to $O + 1, or not at all. "fence"
- * has a row only when it moved; everything else the statement writes is
- * conditioned on it. The UPDATE's WHERE is re-checked on the row's newest
- * version when another transaction changed it meanwhile, so of two members
- * writing the same partition with the same expectation, one wins. An
- * offset never moves backwards: $O >= $E (the caller's check). */
-#define STORE_FENCE_CTE(G, T, P, O, E)                                                        \
-	"off_new AS ("                                                                        \
-	"  INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"            \
-	"  SELECT $" G ", $" T ", $" P "::int, $" O "::bigint + 1 WHERE $" E "::bigint IS NULL" \
-	"  ON CONFLICT (group_id, topic, partition) DO NOTHING RETURNING 1"                   \
-	"), off_upd AS ("                                                                     \
-	"  UPDATE consumer_offsets SET next_offset = $" O "::bigint + 1, updated_at = now()"  \
-	"  WHERE group_id = $" G " AND topic = $" T " AND partition = $" P "::int"           \
-	"    AND next_offset = $" E "::bigint RETURNING 1"                                    \
-	"), fence AS (SELECT 1 FROM off_new UNION ALL SELECT 1 FROM off_upd)"
-
 /* What PostgreSQL held before the statement (its snapshot), for a failed
  * fence's log line and the caller's seek. */
 #define STORE_STORED_SQL(G, T, P)                                                             \

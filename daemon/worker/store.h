@@ -53,6 +53,28 @@ struct store {
 	size_t array_cap[6];
 };
 
+/* The fence (DESIGN.md s.4), the first part of every statement that moves
+ * an offset: next_offset moves from what this worker expects ($E: what it
+ * last wrote or loaded; NULL for no row) to $O + 1, or not at all. "fence"
+ * has a row only when it moved; everything else the statement writes is
+ * conditioned on it. The UPDATE's WHERE is re-checked on the row's newest
+ * version when another transaction changed it meanwhile, so of two members
+ * writing the same partition with the same expectation, one wins. An
+ * offset never moves backwards: $O >= $E (the caller's check). G, T, P,
+ * O, E are the statement's parameter numbers, as strings; the benchmark's
+ * loader uses it too, so that each of its methods pays what the worker
+ * pays. */
+#define STORE_FENCE_CTE(G, T, P, O, E)                                                        \
+	"off_new AS ("                                                                        \
+	"  INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"            \
+	"  SELECT $" G ", $" T ", $" P "::int, $" O "::bigint + 1 WHERE $" E "::bigint IS NULL" \
+	"  ON CONFLICT (group_id, topic, partition) DO NOTHING RETURNING 1"                   \
+	"), off_upd AS ("                                                                     \
+	"  UPDATE consumer_offsets SET next_offset = $" O "::bigint + 1, updated_at = now()"  \
+	"  WHERE group_id = $" G " AND topic = $" T " AND partition = $" P "::int"           \
+	"    AND next_offset = $" E "::bigint RETURNING 1"                                    \
+	"), fence AS (SELECT 1 FROM off_new UNION ALL SELECT 1 FROM off_upd)"
+
 /* Initialises s for conninfo (libpq syntax; "" means PG* variables). Does not
  * connect. Returns 0 or -ENOMEM. */
 int store_init(struct store *s, const char *conninfo);

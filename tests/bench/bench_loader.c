@@ -53,20 +53,9 @@ struct loader {
 	enum method method;
 };
 
-/* The worker's offset fence (daemon/worker/store.c, STORE_FENCE_CTE), with
- * this file's parameter numbers: $8 group, $5 topic, $6 partition, $7
- * offset, $9 expected. Kept textually the same as the worker's so that each
- * method pays what the worker pays; change both together. */
-#define LOADER_FENCE_CTE                                                                \
-	"off_new AS ("                                                                  \
-	"  INSERT INTO consumer_offsets (group_id, topic, partition, next_offset)"      \
-	"  SELECT $8, $5, $6::int, $7::bigint + 1 WHERE $9::bigint IS NULL"             \
-	"  ON CONFLICT (group_id, topic, partition) DO NOTHING RETURNING 1"             \
-	"), off_upd AS ("                                                               \
-	"  UPDATE consumer_offsets SET next_offset = $7::bigint + 1, updated_at = now()" \
-	"  WHERE group_id = $8 AND topic = $5 AND partition = $6::int"                 \
-	"    AND next_offset = $9::bigint RETURNING 1"                                  \
-	"), fence AS (SELECT 1 FROM off_new UNION ALL SELECT 1 FROM off_upd)"
+/* The worker's offset fence (store.h), with this file's parameter
+ * numbers: $8 group, $5 topic, $6 partition, $7 offset, $9 expected. */
+#define LOADER_FENCE_CTE STORE_FENCE_CTE("8", "5", "6", "7", "9")
 
 /* Everything of the worker's statement but where the rows come from:
  * %s is a FROM item yielding u(code, first_name, last_name, gender,
