@@ -12,19 +12,7 @@ set -euo pipefail
 . "$PATIENTS_SRC/tests/lib/cluster.sh"
 
 cluster_it_up
-topic=$CLUSTER_TOPIC
-tag=0703
-fresh_db it$tag
-rm -f "$STACK_DIR/$tag".* "$STACK_DIR"/*$tag.log
-start_daemon w$tag "$WORKER_BIN" --brokers "$CLUSTER_BROKERS" --kafka-props-file "$WK_PROPS" \
-	--topic $topic --dlq-topic $topic.dlq --group g$tag --from-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
-port=$(gw_port 28703)
-admin=$(gw_port 28713)
-keys=$STACK_DIR/$tag.keys
-gw_key "$keys" t$tag ak_$tag s3cret
-gw_start gw$tag "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --brokers "$CLUSTER_BROKERS" \
-	--kafka-props-file "$GW_PROPS" --topic $topic --rate-limit 100000 --publish-timeout-ms 10000
-url=http://127.0.0.1:$port/v1/patients
+cluster_it_daemons 0703 28703 10000
 
 # The tenant's partition (key = tenant) and its leader, from a first batch.
 gw_put "$url" ak_$tag s3cret "$(gw_body 900000 1 first)"

@@ -10,21 +10,8 @@ set -euo pipefail
 . "$PATIENTS_SRC/tests/lib/cluster.sh"
 
 cluster_it_up
-topic=$CLUSTER_TOPIC
-tag=0704
-fresh_db it$tag
-rm -f "$STACK_DIR/$tag".* "$STACK_DIR"/*$tag.log
 wadmin=$(gw_port 28744)
-start_daemon w$tag "$WORKER_BIN" --brokers "$CLUSTER_BROKERS" --kafka-props-file "$WK_PROPS" \
-	--topic $topic --dlq-topic $topic.dlq --group g$tag --from-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" \
-	--admin-listen "127.0.0.1:$wadmin"
-port=$(gw_port 28704)
-admin=$(gw_port 28714)
-keys=$STACK_DIR/$tag.keys
-gw_key "$keys" t$tag ak_$tag s3cret
-gw_start gw$tag "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" --brokers "$CLUSTER_BROKERS" \
-	--kafka-props-file "$GW_PROPS" --topic $topic --rate-limit 100000 --publish-timeout-ms 3000
-url=http://127.0.0.1:$port/v1/patients
+cluster_it_daemons 0704 28704 3000 --admin-listen "127.0.0.1:$wadmin"
 # (Retried: the nodes may have just been restarted by the scenario before.)
 for ((i = 0; i < 20; i++)); do
 	gw_put "$url" ak_$tag s3cret "$(gw_body 900000 1 first)"

@@ -341,6 +341,30 @@ cluster_down() { # DIR
 # while its nodes live (each scenario leaves all three up). Its pid files are
 # linked as *.daemon.pid: the runner stops the nodes when the run ends.
 # Sets CLUSTER_DIR, CLUSTER_BROKERS, GW_PROPS, WK_PROPS.
+# The scenario's own database, worker and gateway on the cluster, as the
+# load scenarios (0703-0705) run them: sets topic, tag, keys, url, port and
+# admin. The worker starts at the current time (the shared topic holds the
+# earlier scenarios' batches); extra arguments go to the worker.
+cluster_it_daemons() { # TAG GATEWAY_PORT_BASE PUBLISH_TIMEOUT_MS [worker args...]
+	tag=$1
+	local gwbase=$2 timeout=$3
+	shift 3
+	topic=$CLUSTER_TOPIC
+	fresh_db "it$tag"
+	rm -f "$STACK_DIR/$tag".* "$STACK_DIR"/*"$tag".log
+	start_daemon "w$tag" "$WORKER_BIN" --brokers "$CLUSTER_BROKERS" --kafka-props-file "$WK_PROPS" \
+		--topic "$topic" --dlq-topic "$topic.dlq" --group "g$tag" \
+		--from-time "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$@"
+	port=$(gw_port "$gwbase")
+	admin=$(gw_port $((gwbase + 10)))
+	keys=$STACK_DIR/$tag.keys
+	gw_key "$keys" "t$tag" "ak_$tag" s3cret
+	gw_start "gw$tag" "$admin" --listen "127.0.0.1:$port" --keys-file "$keys" \
+		--brokers "$CLUSTER_BROKERS" --kafka-props-file "$GW_PROPS" --topic "$topic" \
+		--rate-limit 100000 --publish-timeout-ms "$timeout" || return 1
+	url=http://127.0.0.1:$port/v1/patients
+}
+
 cluster_it_up() {
 	CLUSTER_DIR=$STACK_DIR/kcluster
 	local n t=$SECONDS
