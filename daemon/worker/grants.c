@@ -50,11 +50,9 @@ int grants_check(struct store *s, struct grants_missing *missing, size_t cap,
 	if (r < 0)
 		return r;
 	res = PQexec(s->conn, grants_sql);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
-		store_error_set(s, err, res);
-		r = -EIO;
+	r = store_result_check(s, res, PGRES_TUPLES_OK, err);
+	if (r < 0)
 		goto out;
-	}
 	rows = PQntuples(res);
 	for (r = 0; r < rows && (size_t)r < cap; r++) {
 		snprintf(missing[r].kind, sizeof(missing[r].kind), "%s", PQgetvalue(res, r, 0));

@@ -63,7 +63,7 @@ int prune_batches(struct store *s, long long older_than_s, volatile sig_atomic_t
 	snprintf(chunk, sizeof(chunk), "%d", PRUNE_CHUNK_ROWS);
 	res = PQexecParams(s->conn, "SELECT (now() - $1::bigint * interval '1 second')::text", 1,
 			   NULL, p1, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (store_result_check(s, res, PGRES_TUPLES_OK, err) < 0)
 		goto fail;
 	snprintf(cutoff, cutoff_size, "%s", PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -79,7 +79,7 @@ int prune_batches(struct store *s, long long older_than_s, volatile sig_atomic_t
 				   " SELECT request_id FROM patient_batches"
 				   " WHERE applied_at < $1::timestamptz LIMIT $2::int)",
 				   2, NULL, p2, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		if (store_result_check(s, res, PGRES_COMMAND_OK, err) < 0)
 			goto fail;
 		n = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
@@ -95,7 +95,6 @@ int prune_batches(struct store *s, long long older_than_s, volatile sig_atomic_t
 	}
 	return 0;
 fail:
-	store_error_set(s, err, res);
 	PQclear(res);
 	return -EIO;
 }
@@ -124,7 +123,7 @@ int prune_group(struct store *s, const char *group, const char *live_group, long
 			   " SELECT 1 FROM consumer_offsets WHERE group_id = $1"
 			   " AND updated_at > now() - $2::bigint * interval '1 second')",
 			   2, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (store_result_check(s, res, PGRES_COMMAND_OK, err) < 0)
 		goto fail;
 	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
 	PQclear(res);
@@ -133,7 +132,7 @@ int prune_group(struct store *s, const char *group, const char *live_group, long
 		res = PQexecParams(s->conn,
 				   "SELECT count(*) FROM consumer_offsets WHERE group_id = $1", 1,
 				   NULL, params, NULL, NULL, 0);
-		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+		if (store_result_check(s, res, PGRES_TUPLES_OK, err) < 0)
 			goto fail;
 		r = strcmp(PQgetvalue(res, 0, 0), "0") == 0 ? 0 : -EBUSY;
 		PQclear(res);
@@ -147,7 +146,6 @@ int prune_group(struct store *s, const char *group, const char *live_group, long
 	}
 	return 0;
 fail:
-	store_error_set(s, err, res);
 	PQclear(res);
 	return -EIO;
 }

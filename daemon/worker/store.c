@@ -213,9 +213,7 @@ int store_connect(struct store *s, struct store_error *err)
 	return 0;
 }
 
-/* 0 when res has the status wanted; otherwise -EIO with err filled from
- * it. res stays the caller's to clear. */
-static int store_check(struct store *s, const PGresult *res, ExecStatusType want,
+int store_result_check(struct store *s, const PGresult *res, ExecStatusType want,
 		       struct store_error *err)
 {
 	if (PQresultStatus(res) == want)
@@ -229,7 +227,7 @@ static int store_exec(struct store *s, const char *sql, ExecStatusType want,
 		      struct store_error *err)
 {
 	PGresult *res = PQexec(s->conn, sql);
-	int r = store_check(s, res, want, err);
+	int r = store_result_check(s, res, want, err);
 
 	PQclear(res);
 	return r;
@@ -238,7 +236,7 @@ static int store_exec(struct store *s, const char *sql, ExecStatusType want,
 static int store_schema_version(struct store *s, int *version, struct store_error *err)
 {
 	PGresult *res = PQexec(s->conn, "SELECT to_regclass('schema_migrations') IS NOT NULL");
-	int r = store_check(s, res, PGRES_TUPLES_OK, err);
+	int r = store_result_check(s, res, PGRES_TUPLES_OK, err);
 
 	if (r < 0) {
 		PQclear(res);
@@ -251,7 +249,7 @@ static int store_schema_version(struct store *s, int *version, struct store_erro
 	}
 	PQclear(res);
 	res = PQexec(s->conn, "SELECT coalesce(max(version), 0) FROM schema_migrations");
-	r = store_check(s, res, PGRES_TUPLES_OK, err);
+	r = store_result_check(s, res, PGRES_TUPLES_OK, err);
 	if (r == 0)
 		*version = atoi(PQgetvalue(res, 0, 0));
 	PQclear(res);
@@ -275,7 +273,7 @@ static int store_migrate_one(struct store *s, const struct migration *m, struct 
 	res = PQexecParams(s->conn,
 			   "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
 			   NULL, params, NULL, NULL, 0);
-	r = store_check(s, res, PGRES_COMMAND_OK, err);
+	r = store_result_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
 	if (r < 0)
 		goto rollback;
@@ -355,12 +353,12 @@ static int store_prepare(struct store *s, struct store_error *err)
 	if (s->prepared)
 		return 0;
 	res = PQprepare(s->conn, STORE_APPLY_STMT, store_apply_sql, SA_NPARAMS, NULL);
-	r = store_check(s, res, PGRES_COMMAND_OK, err);
+	r = store_result_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
 	if (r < 0)
 		return r;
 	res = PQprepare(s->conn, STORE_SKIP_STMT, store_skip_sql, 5, NULL);
-	r = store_check(s, res, PGRES_COMMAND_OK, err);
+	r = store_result_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
 	s->prepared = r == 0;
 	return r;
@@ -382,7 +380,7 @@ int store_load_offset(struct store *s, const char *group, const char *topic, int
 			   "SELECT next_offset FROM consumer_offsets"
 			   " WHERE group_id = $1 AND topic = $2 AND partition = $3::int",
 			   3, NULL, params, NULL, NULL, 0);
-	if (store_check(s, res, PGRES_TUPLES_OK, err) < 0) {
+	if (store_result_check(s, res, PGRES_TUPLES_OK, err) < 0) {
 		PQclear(res);
 		return -EIO;
 	}
@@ -550,7 +548,7 @@ static int store_fenced_result(struct store *s, PGresult *res, long *written, in
 
 	*written = 0;
 	*stored = STORE_NO_OFFSET;
-	r = store_check(s, res, PGRES_TUPLES_OK, err);
+	r = store_result_check(s, res, PGRES_TUPLES_OK, err);
 	if (r < 0)
 		goto out;
 	if (PQntuples(res) != 1 || PQnfields(res) != 3) {

@@ -132,6 +132,11 @@ int store_skip_offset(struct store *s, const struct store_position *pos, int64_t
  * that run statements of their own (grants, prune). */
 void store_error_set(struct store *s, struct store_error *err, const PGresult *res);
 
+/* 0 when res (NULL: none) has the status wanted; otherwise -EIO with err
+ * filled by store_error_set. res stays the caller's to clear. */
+int store_result_check(struct store *s, const PGresult *res, ExecStatusType want,
+		       struct store_error *err);
+
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);
 
