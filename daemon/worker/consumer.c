@@ -121,13 +121,21 @@ static int64_t consumer_default_start(struct consumer *c, int32_t partition)
 {
 	if (c->opt.from_time_ms > 0) {
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-		int64_t off = RD_KAFKA_OFFSET_INVALID;
+		int64_t off = RD_KAFKA_OFFSET_INVALID, lo = 0, hi = RD_KAFKA_OFFSET_END;
 
+		/* The end as it is before the time lookup, as an offset: the
+		 * logical END is resolved only when fetching starts, and a batch
+		 * produced in between would be skipped. */
+		if (rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, 10000) !=
+		    RD_KAFKA_RESP_ERR_NO_ERROR)
+			hi = RD_KAFKA_OFFSET_END;
 		rd_kafka_topic_partition_list_add(l, c->topic, partition)->offset =
 			c->opt.from_time_ms;
 		if (rd_kafka_offsets_for_times(c->rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		    l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
 			off = l->elems[0].offset; /* -1 (END) when nothing is that recent */
+		if (off == RD_KAFKA_OFFSET_END)
+			off = hi;
 		rd_kafka_topic_partition_list_destroy(l);
 		return off;
 	}
