@@ -8,6 +8,10 @@
 #   ./dev.sh bench   throughput against this machine's own limit (a stack of its own)
 #   ./dev.sh bench --peers   and against Kafka Connect + Debezium's JDBC sink
 #   ./dev.sh status  what is running
+#
+#   PATIENTS_STACK_KAFKA=cluster ./dev.sh up (or bench): Kafka is the 3-node
+#   SASL_SSL cluster of tests/lib/cluster.sh (RF 3, ACLs) instead of one
+#   plaintext broker; the daemons log in with .run/{gateway,worker}-kafka.props
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")" && pwd)
@@ -17,6 +21,15 @@ cd "$SRC"
 . "$SRC/tests/lib/stack.sh"
 # shellcheck source=tests/lib/redocly.sh
 . "$SRC/tests/lib/redocly.sh"
+# shellcheck source=tests/lib/cluster.sh
+. "$SRC/tests/lib/cluster.sh"
+
+# One broker (the default) or the 3-node cluster.
+KAFKA_MODE=${PATIENTS_STACK_KAFKA:-single}
+case $KAFKA_MODE in
+single | cluster) ;;
+*) printf 'dev.sh: PATIENTS_STACK_KAFKA is single or cluster, not %s\n' "$KAFKA_MODE" >&2; exit 2 ;;
+esac
 
 # Debian packages: build tools, the libraries configure looks for, the real
 # peers the tests talk to (PostgreSQL server, kcat, Java + Maven only to run
@@ -118,12 +131,63 @@ start_daemon() { # NAME COMMAND...
 	stack_pid_alive "$RUN/$name.pid" || { tail -n 20 "$RUN/$name.log"; die "$name did not start (.run/$name.log)"; }
 }
 
+# A stack running with the other Kafka must be stopped first: its
+# daemons and stack.env name the brokers they were started with.
+kafka_mode_check() {
+	local was
+	was=$(cat "$RUN/kafka.mode" 2>/dev/null || echo single)
+	[ "$was" = "$KAFKA_MODE" ] && return 0
+	if stack_pid_alive "$RUN/kafka.pid" || stack_pid_alive "$RUN/kcluster/n1.pid" ||
+		stack_pid_alive "$RUN/gateway.pid" || stack_pid_alive "$RUN/worker.pid"; then
+		die "the stack in .run/ runs with Kafka '$was': ./dev.sh down first"
+	fi
+	return 0
+}
+
+# PostgreSQL and the cluster under .run/; stack.env then names the cluster,
+# and the props files the README documents (one SCRAM user per daemon, the
+# test CA) are written next to it, mode 600. kcat in a shell that sources
+# stack.env logs in as the cluster's admin (KCAT_CONFIG).
+cluster_stack_up() {
+	local u
+	stack_pg_up "$RUN" || return 1
+	# 12 partitions as with one broker; ports apart from the integration
+	# runs' clusters (23092 up).
+	CLUSTER_PARTITIONS=${CLUSTER_PARTITIONS:-12} CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-21092} \
+		cluster_up "$RUN/kcluster" >>"$RUN/kcluster.log" 2>&1 || { tail -n 20 "$RUN/kcluster.log"; return 1; }
+	for u in gateway worker; do
+		(umask 077; cp "$(cluster_props "$RUN/kcluster" "$u")" "$RUN/$u-kafka.props")
+	done
+	stack_write_env "$RUN"
+	cat >>"$RUN/stack.env" <<-EOF
+		# The 3-node cluster (PATIENTS_STACK_KAFKA=cluster): SASL_SSL, SCRAM users, ACLs.
+		export PATIENTS_KAFKA_BROKERS=$CLUSTER_BROKERS
+		export KCAT_CONFIG=$(cluster_props "$RUN/kcluster" admin)
+		export GATEWAY_KAFKA_PROPS_FILE=$RUN/gateway-kafka.props
+		export WORKER_KAFKA_PROPS_FILE=$RUN/worker-kafka.props
+	EOF
+}
+
+# KAFKA_ARGS: --kafka-props-file for the daemon's own user on the cluster,
+# nothing with one broker.
+kafka_props_args() { # gateway|worker
+	KAFKA_ARGS=()
+	[ "$KAFKA_MODE" = cluster ] && KAFKA_ARGS=(--kafka-props-file "$RUN/$1-kafka.props")
+	return 0
+}
+
 cmd_up() {
 	local t0=$SECONDS
 	cmd_build
-	say "starting PostgreSQL and Kafka under .run/"
 	mkdir -p "$RUN"
-	stack_up "$RUN" || die "the stack did not start (logs under .run/)"
+	kafka_mode_check
+	say "starting PostgreSQL and Kafka ($KAFKA_MODE) under .run/"
+	if [ "$KAFKA_MODE" = cluster ]; then
+		cluster_stack_up || die "the stack did not start (logs under .run/, .run/kcluster/)"
+	else
+		stack_up "$RUN" || die "the stack did not start (logs under .run/)"
+	fi
+	echo "$KAFKA_MODE" >"$RUN/kafka.mode"
 	# Ports and the demo secret are chosen once and kept in .run/ports.env,
 	# so a second `up` changes nothing.
 	if [ ! -f "$RUN/ports.env" ]; then
@@ -144,7 +208,9 @@ cmd_up() {
 		say "migrating the schema"
 		daemon/worker/patients-worker --migrate
 		say "starting patients-worker (log: .run/worker.log)"
-		start_daemon worker daemon/worker/patients-worker --admin-listen "127.0.0.1:$WORKER_ADMIN_PORT"
+		kafka_props_args worker
+		start_daemon worker daemon/worker/patients-worker --admin-listen "127.0.0.1:$WORKER_ADMIN_PORT" \
+			"${KAFKA_ARGS[@]}"
 	)
 	cat >>"$RUN/stack.env" <<-EOF
 		export WORKER_LOG=$RUN/worker.log
@@ -165,8 +231,10 @@ cmd_up() {
 		# shellcheck disable=SC1091
 		. "$RUN/stack.env"
 		say "starting patients-gateway on $GATEWAY_URL (log: .run/gateway.log)"
+		kafka_props_args gateway
 		start_daemon gateway daemon/gateway/patients-gateway --listen "127.0.0.1:$GATEWAY_PORT" \
-			--admin-listen "127.0.0.1:$GATEWAY_ADMIN_PORT" --keys-file "$RUN/gateway.keys"
+			--admin-listen "127.0.0.1:$GATEWAY_ADMIN_PORT" --keys-file "$RUN/gateway.keys" \
+			"${KAFKA_ARGS[@]}"
 		for ((i = 0; i < 300; i++)); do
 			[ "$(curl -s "http://127.0.0.1:$GATEWAY_ADMIN_PORT/readyz")" = ready ] && break
 			sleep 0.1
@@ -192,6 +260,7 @@ cmd_down() {
 	stack_stop_pid "$RUN/gateway.pid" 30
 	stack_stop_pid "$RUN/worker.pid" 30
 	stack_down "$RUN"
+	[ -d "$RUN/kcluster" ] && cluster_down "$RUN/kcluster"
 	say "stopped"
 }
 
@@ -199,7 +268,13 @@ cmd_status() {
 	for d in worker gateway; do
 		stack_pid_alive "$RUN/$d.pid" && echo "$d: running (pid $(cat "$RUN/$d.pid"))" || echo "$d: stopped"
 	done
-	[ -f "$RUN/kafka.pid" ] && stack_pid_alive "$RUN/kafka.pid" && echo "kafka: running (pid $(cat "$RUN/kafka.pid"))" || echo "kafka: stopped"
+	if [ "$(cat "$RUN/kafka.mode" 2>/dev/null)" = cluster ]; then
+		for n in 1 2 3; do
+			stack_pid_alive "$RUN/kcluster/n$n.pid" && echo "kafka node $n: running (pid $(cat "$RUN/kcluster/n$n.pid"))" || echo "kafka node $n: stopped"
+		done
+	else
+		[ -f "$RUN/kafka.pid" ] && stack_pid_alive "$RUN/kafka.pid" && echo "kafka: running (pid $(cat "$RUN/kafka.pid"))" || echo "kafka: stopped"
+	fi
 	[ -f "$RUN/pg.pid" ] && stack_pid_alive "$RUN/pg.pid" && echo "postgres: running (pid $(cat "$RUN/pg.pid"))" || echo "postgres: stopped"
 }
 
@@ -267,7 +342,7 @@ test) cmd_test ;;
 build) cmd_build ;;
 status) cmd_status ;;
 *)
-	sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
 	[ -n "${1:-}" ] && exit 2
 	exit 0
 	;;

@@ -18,6 +18,7 @@
 #include "clock.h"
 #include "kafka.h"
 #include "log.h"
+#include "replicas.h"
 
 /* One per message sent. librdkafka's own message.timeout.ms is only
  * enforced by a scan every second or so, and later still while a broker
@@ -273,6 +274,48 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
 	}
 }
 
+/* The probe's share of publisher_reachable's time: a TCP connect on a
+ * working network takes a few milliseconds; a dead host's takes for ever. */
+#define PUBLISHER_PROBE_MS 500
+
+/* The last verdict of publisher_writable, for its log lines: -1 none yet.
+ * Only the main loop calls publisher_reachable (one publisher per process);
+ * kept out of struct publisher, whose creation is not this rule's business. */
+static int publisher_was_writable = -1;
+
+/* Whether a batch published now could be acknowledged (replicas.h): probes
+ * the brokers of the metadata md and applies the rule to its one topic.
+ * Logs once when the verdict changes, never per probe. */
+static bool publisher_writable(const struct rd_kafka_metadata *md)
+{
+	const struct rd_kafka_metadata_topic *t = &md->topics[0];
+	struct replicas_broker *brokers = calloc((size_t)md->broker_cnt + 1, sizeof(*brokers));
+	struct replicas_verdict v;
+	bool ok;
+	int down = 0;
+
+	if (!brokers || replicas_probe(md->brokers, md->broker_cnt, PUBLISHER_PROBE_MS, brokers) < 0) {
+		/* Out of memory: keep the last verdict rather than flap. */
+		free(brokers);
+		return publisher_was_writable != 0;
+	}
+	ok = replicas_writable(t->partitions, t->partition_cnt, brokers, md->broker_cnt, &v);
+	for (int i = 0; i < md->broker_cnt; i++)
+		down += !brokers[i].reachable;
+	free(brokers);
+	if (!ok && publisher_was_writable != 0)
+		log_warning("kafka_not_writable", "reason=%s topic=%s partition=%d"
+			    " replicas_reachable=%d/%d partitions_unwritable=%d/%d"
+			    " brokers_unreachable=%d/%d", replicas_reason_name(v.reason),
+			    t->topic, (int)v.partition, v.reachable, v.replicas, v.unwritable,
+			    t->partition_cnt, down, md->broker_cnt);
+	else if (ok && publisher_was_writable == 0)
+		log_notice("kafka_writable", "topic=%s partitions=%d brokers_unreachable=%d/%d",
+			   t->topic, t->partition_cnt, down, md->broker_cnt);
+	publisher_was_writable = ok;
+	return ok;
+}
+
 bool publisher_reachable(struct publisher *p, int timeout_ms)
 {
 	const struct rd_kafka_metadata *md = NULL;
@@ -288,6 +331,10 @@ bool publisher_reachable(struct publisher *p, int timeout_ms)
 	brokerstate_up(&p->brokers);
 	ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
 	     md->topics[0].partition_cnt > 0;
+	/* An answer may come from a broker cut off from the others, from its
+	 * last view: can the partitions' leaders and replicas be reached? */
+	if (ok)
+		ok = publisher_writable(md);
 	rd_kafka_metadata_destroy(md);
 	return ok;
 }

@@ -50,9 +50,13 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
  * report follows. Thread-safe. */
 int publisher_send(struct publisher *p, const char *key, char *value, size_t len, void *opaque);
 
-/* Asks the cluster for the topic's metadata, waiting up to timeout_ms:
- * true when the topic is known with at least one partition. Blocks the
- * caller (the main loop), never the poller. */
+/* Asks the cluster for the topic's metadata, waiting up to timeout_ms,
+ * then probes the brokers it names (TCP connect, up to 500 ms more): true
+ * when the topic is known with at least one partition and each partition's
+ * leader and a majority of its replicas are reachable (replicas.h: a
+ * broker cut off from the quorum answers from a stale view). Logs
+ * kafka_not_writable / kafka_writable when that last part changes. Blocks
+ * the caller (the main loop), never the poller. */
 bool publisher_reachable(struct publisher *p, int timeout_ms);
 
 /* True while every broker has been unreachable for at least down_grace_ms

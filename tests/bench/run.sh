@@ -20,6 +20,11 @@
 #   tests/bench/run.sh --peers    and Kafka Connect + Debezium's JDBC sink on
 #                                 the same patients (tests/bench/peers.sh)
 #   KEEP_STACK=1 tests/bench/run.sh
+#   PATIENTS_STACK_KAFKA=cluster tests/bench/run.sh   on the 3-node SASL_SSL
+#                                 cluster (tests/lib/cluster.sh: RF 3,
+#                                 min.insync.replicas 2, ACLs) instead of one
+#                                 plaintext broker; the daemons log in as the
+#                                 gateway and worker users, kcat as admin
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
@@ -27,6 +32,9 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/lib/stack.sh"
 # shellcheck source=peers.sh
 . "$SRC/tests/bench/peers.sh"
+# shellcheck source=../lib/cluster.sh
+. "$SRC/tests/lib/cluster.sh"
+KAFKA_MODE=${PATIENTS_STACK_KAFKA:-single}
 
 PEERS=0
 for arg in "$@"; do
@@ -35,6 +43,11 @@ for arg in "$@"; do
 	*) echo "usage: tests/bench/run.sh [--peers]" >&2; exit 2 ;;
 	esac
 done
+case $KAFKA_MODE in
+single) ;;
+cluster) [ "$PEERS" = 0 ] || { echo "bench: --peers runs on one broker only" >&2; exit 2; } ;;
+*) echo "bench: PATIENTS_STACK_KAFKA is single or cluster, not $KAFKA_MODE" >&2; exit 2 ;;
+esac
 
 BATCHES=${BENCH_BATCHES:-200}
 PER_BATCH=1000
@@ -165,7 +178,17 @@ pg_cpu() {
 	echo "$total"
 }
 
-kafka_cpu() { cpu_of "$(<"$STACK_DIR/kafka.pid")"; }
+kafka_cpu() {
+	local n total=0
+	if [ "$KAFKA_MODE" = single ]; then
+		cpu_of "$(<"$STACK_DIR/kafka.pid")"
+		return 0
+	fi
+	for n in 1 2 3; do
+		total=$(echo "$total + $(cpu_of "$(<"$STACK_DIR/kcluster/n$n.pid")")" | bc)
+	done
+	echo "$total"
+}
 
 hwm_kb() { # PID
 	local k v rest
@@ -326,7 +349,7 @@ run_worker() {
 	cpu0=$(pg_cpu)
 	k0=$(kafka_cpu)
 	t0=$(now)
-	PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-1-$$" \
+	PGDATABASE=$db "$WORKER" "${WORKER_KAFKA[@]}" --topic bench --dlq-topic bench.dlq --group "bench-1-$$" \
 		--from-beginning --db-connections "$CONNECTIONS" --log-level info \
 		2>>"$STACK_DIR/worker-1.log" &
 	PIDS=($!)
@@ -350,12 +373,12 @@ run_worker() {
 run_group() { # N
 	local n=$1 db=bench_g$1 topic=bench.g$1 t0 cpu0 k0 i w0=0 port held ok tries
 	local pg kafka ours hwm
-	stack_kafka_topic "$libs" "$STACK_DIR" "$topic" 12 >/dev/null
+	bench_topic "$topic" 12
 	fresh_db "$db"
 	settle
 	PIDS=()
 	for ((i = 0; i < n; i++)); do
-		PGDATABASE=$db "$WORKER" --topic "$topic" --dlq-topic bench.dlq --group "group-$n-$$" \
+		PGDATABASE=$db "$WORKER" "${WORKER_KAFKA[@]}" --topic "$topic" --dlq-topic bench.dlq --group "group-$n-$$" \
 			--db-connections "$CONNECTIONS" --log-level info \
 			2>>"$STACK_DIR/group-$n-$i.log" &
 		PIDS+=($!)
@@ -415,7 +438,7 @@ run_gateway() { # [ARGS...]
 	admin=$(stack_free_port 27180 "$port")
 	printf 'bench:bench-key:%s\n' "$(printf %s "$secret" | "$GATEWAY" --hash-secret)" >"$STACK_DIR/bench.keys"
 	head -n 1 "$BODIES" | tr -d '\n' >"$STACK_DIR/body.json"
-	"$GATEWAY" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
+	"$GATEWAY" "${GATEWAY_KAFKA[@]}" --listen "127.0.0.1:$port" --admin-listen "127.0.0.1:$admin" \
 		--keys-file "$STACK_DIR/bench.keys" --topic bench.gw --rate-limit 1000000 \
 		--log-level warning "$@" 2>>"$STACK_DIR/gateway.log" &
 	pid=$!
@@ -438,24 +461,69 @@ run_gateway() { # [ARGS...]
 	echo "$rps $bad $hwm $cpu"
 }
 
+# --- one broker or the cluster ---------------------------------------------
+# The daemons' Kafka arguments: none with one broker (plaintext, the
+# environment's PATIENTS_KAFKA_BROKERS); on the cluster, each its own user.
+WORKER_KAFKA=()
+GATEWAY_KAFKA=()
+
+# PostgreSQL and the 3-node cluster; the bench's topics (prefix bench) are
+# granted to the gateway and worker users as patients.v1 and its DLQ are.
+bench_cluster_up() {
+	local kc=$STACK_DIR/kcluster
+	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_pg_up "$STACK_DIR" >/dev/null 2>&1 || return 1
+	mkdir -p "$kc"
+	CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-27192} cluster_up "$kc" >>"$STACK_DIR/kcluster.log" 2>&1 || return 1
+	{
+		cluster_acl "$kc" --allow-principal User:gateway --operation Write --operation Describe \
+			--resource-pattern-type prefixed --topic bench &
+		cluster_acl "$kc" --allow-principal User:worker --operation Read --operation Write \
+			--operation Describe --resource-pattern-type prefixed --topic bench &
+		wait
+	} >>"$STACK_DIR/kcluster.log" 2>&1
+	stack_write_env "$STACK_DIR"
+	cat >>"$STACK_DIR/stack.env" <<-EOF
+		export PATIENTS_KAFKA_BROKERS=$CLUSTER_BROKERS
+		export KCAT_CONFIG=$(cluster_props "$kc" admin)
+	EOF
+	WORKER_KAFKA=(--kafka-props-file "$(cluster_props "$kc" worker)")
+	GATEWAY_KAFKA=(--kafka-props-file "$(cluster_props "$kc" gateway)")
+}
+
+# Creates TOPIC with PARTS partitions: RF 1 on one broker, RF 3 with
+# min.insync.replicas 2 on the cluster.
+bench_topic() { # TOPIC PARTS
+	if [ "$KAFKA_MODE" = cluster ]; then
+		cluster_topic "$STACK_DIR/kcluster" "$1" "$2" >>"$STACK_DIR/kcluster.log" 2>&1
+	else
+		stack_kafka_topic "$libs" "$STACK_DIR" "$1" "$2" >/dev/null
+	fi
+}
+
 # --- the run ---------------------------------------------------------------
 main() {
 	command -v bc >/dev/null || die "bc is missing (./dev.sh installs it)"
 	build
 	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
 	chmod 755 "$STACK_DIR"
-	trap 'set +e; stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
-	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
-		die "could not start the stack"
+	trap 'set +e; stack_down "$STACK_DIR"; [ -d "$STACK_DIR/kcluster" ] && cluster_down "$STACK_DIR/kcluster"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
+	if [ "$KAFKA_MODE" = cluster ]; then
+		bench_cluster_up || die "could not start the stack (see $STACK_DIR/kcluster.log)"
+	else
+		STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
+			die "could not start the stack"
+	fi
 	# shellcheck disable=SC1091
 	. "$STACK_DIR/stack.env"
 	export PGHOST PGPORT PGUSER
 	export PATIENTS_ADMIN_LISTEN=127.0.0.1:0
 	libs=$(stack_kafka_libs)
-	stack_kafka_topic "$libs" "$STACK_DIR" bench 12 >/dev/null
-	stack_kafka_topic "$libs" "$STACK_DIR" bench.dlq 1 >/dev/null
-	stack_kafka_topic "$libs" "$STACK_DIR" bench.kcat 12 >/dev/null
-	stack_kafka_topic "$libs" "$STACK_DIR" bench.gw 12 >/dev/null
+	local t pids=()
+	for t in bench:12 bench.dlq:1 bench.kcat:12 bench.gw:12; do
+		bench_topic "${t%:*}" "${t#*:}" &
+		pids+=($!)
+	done
+	for t in "${pids[@]}"; do wait "$t" || die "could not create the bench topics"; done
 
 	DATA=$STACK_DIR/batches.jsonl
 	BODIES=$STACK_DIR/bodies.jsonl
@@ -469,10 +537,10 @@ main() {
 	# first use, which takes a second: warm it up, as a production broker
 	# would be, with a worker run over one batch.
 	say "warming up the broker"
-	stack_kafka_topic "$libs" "$STACK_DIR" bench.warm 1 >/dev/null
+	bench_topic bench.warm 1
 	head -n 1 "$STACK_DIR/keyed.jsonl" | kcat -b "$PATIENTS_KAFKA_BROKERS" -P -t bench.warm -K:
 	fresh_db bench_warm
-	PGDATABASE=bench_warm "$WORKER" --topic bench.warm --dlq-topic bench.dlq --group warm \
+	PGDATABASE=bench_warm "$WORKER" "${WORKER_KAFKA[@]}" --topic bench.warm --dlq-topic bench.dlq --group warm \
 		--exit-at-end >/dev/null 2>>"$STACK_DIR/warm.log" || die "warm-up failed (see $STACK_DIR/warm.log)"
 	drop_db bench_warm
 
@@ -526,6 +594,11 @@ main() {
 	bs=$(steady "${base[3]}")
 	echo
 	echo "bench: $BATCHES batches x $PER_BATCH patients ($patients), $CONNECTIONS connections per process, $NCPU CPUs"
+	if [ "$KAFKA_MODE" = cluster ]; then
+		echo "Kafka: the 3-node cluster (RF 3, min.insync.replicas 2, SASL_SSL, SCRAM, ACLs)"
+	else
+		echo "Kafka: one plaintext broker"
+	fi
 	echo "(all: from the process's start to the last commit; steady: first to last commit;"
 	echo " start: to the first commit; cpu: share of all $NCPU CPUs over the run;"
 	echo " peak rss: VmHWM of the largest process)"

@@ -15,7 +15,10 @@ set -euo pipefail
 k2=$STACK_DIR/kafka0206
 mkdir -p "$k2"
 trap 'stack_kafka_down "$k2"' EXIT
-(STACK_KAFKA_PORT_BASE=29500 STACK_PG_PORT_BASE=55900 stack_kafka_up "$k2") >"$k2.up.log" 2>&1 ||
+# Its ports derive from this run's own stack (200 above), not a fixed base:
+# runs side by side must not share them (stack_ports_beside).
+stack_ports_beside "$k2" "$STACK_DIR" 200
+(stack_kafka_up "$k2") >"$k2.up.log" 2>&1 ||
 	{ cat "$k2.up.log"; exit 1; }
 ln -sf "$k2/kafka.pid" "$STACK_DIR/kafka0206.daemon.pid" # the runner's safety net
 brokers=127.0.0.1:$(. "$k2/ports"; echo "$KAFKA_PORT")
@@ -78,7 +81,7 @@ read -r status seconds <<<"$out"
 echo "# known down: 503 after ${seconds}s"
 assert_eq "Kafka known down: 503 at once (${seconds}s)" "$status $(echo "$seconds < 1" | bc)" "503 1"
 
-(STACK_KAFKA_PORT_BASE=29500 STACK_PG_PORT_BASE=55900 stack_kafka_up "$k2") >>"$k2.up.log" 2>&1 ||
+(stack_kafka_up "$k2") >>"$k2.up.log" 2>&1 ||
 	{ cat "$k2.up.log"; exit 1; }
 wait_for "/readyz: ready once the broker is back" 60 ready curl -s "http://127.0.0.1:$admin/readyz"
 

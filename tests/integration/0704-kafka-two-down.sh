@@ -1,6 +1,7 @@
 # Two of the three nodes down: with acks=all and min.insync.replicas=2 no
 # batch can be acknowledged, so every PUT is answered 503 (never 200) at the
-# publish timeout and the gateway's /readyz says not ready. Both nodes
+# publish timeout and the gateway's /readyz says not ready (503) until they
+# are back, then ready again without a restart. Both nodes
 # brought back, the same gateway and worker go on without a restart: PUTs
 # are 200 again and reach PostgreSQL.
 set -euo pipefail
@@ -27,6 +28,7 @@ keep=$(( leader % 3 + 1 ))
 down=()
 for n in 1 2 3; do [ "$n" != "$keep" ] && down+=("$n"); done
 fault=$(date +%s%N)
+gwlines=$(wc -l <"$STACK_DIR/gw$tag.log")
 cluster_node_stop "$CLUSTER_DIR" "${down[0]}" KILL
 cluster_node_stop "$CLUSTER_DIR" "${down[1]}" KILL
 echo "# nodes ${down[*]} killed, node $keep left"
@@ -45,17 +47,27 @@ assert_eq "two of three down: no PUT answered 200" "$(awk '$3 == 200' "$all" | w
 assert_eq "two of three down: every PUT answered 503" "$(awk '$3 == 503' "$all" | wc -l)" 20
 assert_eq "503 within the publish timeout (longest under 6 s)" \
 	"$(awk '{ d = ($2 - $1) / 1e9; if (d > m) m = d } END { print (m < 6) }' "$all")" 1
-# KNOWN GAP (issue 16, left to the gateway's "Kafka known down" work in
-# publisher.c): the surviving node has lost the controller quorum but still
-# answers metadata (stale: it names the dead leaders), and /readyz only asks
-# for metadata, so it stays "ready" while every PUT is 503. Reported, not
-# asserted, until that lands; then make it: wait_for ... "not ready".
-echo "# KNOWN GAP: gateway /readyz with two of three down: $(curl -s "http://127.0.0.1:$admin/readyz") (want: not ready)"
+# The surviving node has lost the controller quorum but still answers
+# metadata (stale: it names the dead leaders and replicas), so a metadata
+# request alone says "ready"; the gateway also probes each partition's
+# leader and replicas (publisher_reachable, replicas.c): not ready while no
+# majority of them can be reached. The main loop checks every 5 s.
+wait_for "two of three down: gateway /readyz 503" 15 503 \
+	curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/readyz"
+sleep 3 # three more probes (one a second while not ready): still one line
+assert_eq "the reason logged once, not per probe" \
+	"$(tail -n +$((gwlines + 1)) "$STACK_DIR/gw$tag.log" | grep -c 'event=kafka_not_writable reason=' || true)" 1
+gwlines=$(wc -l <"$STACK_DIR/gw$tag.log")
 
 cluster_node_start "$CLUSTER_DIR" "${down[0]}"
 cluster_node_start "$CLUSTER_DIR" "${down[1]}"
 back=$(date +%s%N)
-wait_for "gateway /readyz: ready again, no restart" 180 ready curl -s "http://127.0.0.1:$admin/readyz"
+wait_for "gateway /readyz: 200 again, no restart" 180 200 \
+	curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$admin/readyz"
+echo "# gateway ready again $(( ($(date +%s%N) - back) / 1000000 )) ms after the nodes were restarted"
+assert_match "back to writable, logged" \
+	"$(tail -n +$((gwlines + 1)) "$STACK_DIR/gw$tag.log" | grep -c 'event=kafka_writable' || true)" '^[1-9]'
+
 # The client retries until a 200, as a partner would.
 for ((i = 0; i < 120; i++)); do
 	gw_put "$url" ak_$tag s3cret "$(gw_body 800000 5 retry)" --max-time 25

@@ -97,6 +97,26 @@ stack_ports() {
 	. "$dir/ports"
 }
 
+# Ports for a second stack in DIR (its DIR/ports, kept for its restarts),
+# OFFSET above those of the live stack in FROM (the next free ones if taken).
+# FROM's ports are held by its running servers for the whole run, so two runs
+# side by side, each deriving from its own, never pick the same ones, even
+# while one run's second broker is stopped: from a fixed base, the other run
+# could take the port that broker was coming back to.
+stack_ports_beside() { # DIR FROM OFFSET
+	local dir=$1 off=$3 pg kafka ctrl
+	[ -f "$dir/ports" ] && return 0
+	mkdir -p "$dir"
+	(
+		# shellcheck disable=SC1091
+		. "$2/ports"
+		pg=$(stack_free_port $((PG_PORT + off)))
+		kafka=$(stack_free_port $((KAFKA_PORT + off)) "$pg")
+		ctrl=$(stack_free_port $((KAFKA_CONTROLLER_PORT + off)) "$pg" "$kafka")
+		printf 'PG_PORT=%s\nKAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "$pg" "$kafka" "$ctrl" >"$dir/ports"
+	)
+}
+
 stack_pg_up() {
 	local dir=$1 bindir
 	mkdir -p "$dir"

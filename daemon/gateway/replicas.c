@@ -1,0 +1,186 @@
+#include "config.h"
+
+#include "replicas.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "clock.h"
+
+static bool replicas_reachable(const struct replicas_broker *brokers, int n, int32_t id)
+{
+	for (int i = 0; i < n; i++)
+		if (brokers[i].id == id)
+			return brokers[i].reachable;
+	return false; /* not in the list: fenced, or unknown to this view */
+}
+
+/* One partition's verdict; *reachable counts its reachable replicas. */
+static enum replicas_reason replicas_partition(const rd_kafka_metadata_partition_t *p,
+					       const struct replicas_broker *brokers,
+					       int nbrokers, int *reachable)
+{
+	*reachable = 0;
+	for (int i = 0; i < p->replica_cnt; i++)
+		if (replicas_reachable(brokers, nbrokers, p->replicas[i]))
+			(*reachable)++;
+	if (p->leader < 0)
+		return REPLICAS_NO_LEADER;
+	if (!replicas_reachable(brokers, nbrokers, p->leader))
+		return REPLICAS_LEADER_UNREACHABLE;
+	/* A strict majority: acks=all waits for min.insync.replicas (2 of 3),
+	 * and a node without a quorum of controllers cannot take over. */
+	if (*reachable * 2 <= p->replica_cnt)
+		return REPLICAS_MINORITY;
+	return REPLICAS_OK;
+}
+
+bool replicas_writable(const rd_kafka_metadata_partition_t *parts, int cnt,
+		       const struct replicas_broker *brokers, int nbrokers,
+		       struct replicas_verdict *v)
+{
+	*v = (struct replicas_verdict){ .reason = REPLICAS_OK, .partition = -1 };
+	if (cnt <= 0) {
+		v->reason = REPLICAS_NO_PARTITIONS;
+		return false;
+	}
+	for (int i = 0; i < cnt; i++) {
+		int reachable;
+		enum replicas_reason r = replicas_partition(&parts[i], brokers, nbrokers, &reachable);
+
+		if (r == REPLICAS_OK)
+			continue;
+		if (v->unwritable++ == 0) {
+			v->reason = r;
+			v->partition = parts[i].id;
+			v->reachable = reachable;
+			v->replicas = parts[i].replica_cnt;
+		}
+	}
+	return v->unwritable == 0;
+}
+
+const char *replicas_reason_name(enum replicas_reason reason)
+{
+	switch (reason) {
+	case REPLICAS_OK:
+		return "ok";
+	case REPLICAS_NO_PARTITIONS:
+		return "no_partitions";
+	case REPLICAS_NO_LEADER:
+		return "no_leader";
+	case REPLICAS_LEADER_UNREACHABLE:
+		return "leader_unreachable";
+	case REPLICAS_MINORITY:
+		return "replicas";
+	}
+	return "unknown";
+}
+
+/* Starts a non-blocking connect to host:port. Returns the socket (-1 when
+ * it failed at once) and sets *done when the outcome is known already. */
+static int replicas_connect(const char *host, int port, bool *done, bool *ok)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *ai = NULL;
+	char service[16];
+	int fd = -1;
+
+	*done = true;
+	*ok = false;
+	snprintf(service, sizeof(service), "%d", port);
+	/* The first address only: the one librdkafka itself would try first. */
+	if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
+		goto out;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		goto out;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+		*ok = true;
+	} else if (errno == EINPROGRESS) {
+		*done = false;
+	} else {
+		close(fd);
+		fd = -1;
+	}
+out:
+	if (ai)
+		freeaddrinfo(ai);
+	return fd;
+}
+
+/* Waits for the connects still pending in fds (fd -1: settled, poll skips
+ * it) until the deadline; marks out[i] reachable for those that connected.
+ * The sockets stay open: the caller closes them. */
+static void replicas_wait(struct pollfd *fds, int n, uint64_t deadline,
+			  struct replicas_broker *out)
+{
+	int pending = 0;
+
+	for (int i = 0; i < n; i++)
+		pending += fds[i].fd >= 0;
+	while (pending > 0) {
+		uint64_t now = clock_mono_ms();
+		int r;
+
+		if (now >= deadline)
+			return; /* the rest stay unreachable */
+		r = poll(fds, (nfds_t)n, (int)(deadline - now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return;
+		for (int i = 0; i < n; i++) {
+			int soerr = 0;
+			socklen_t len = sizeof(soerr);
+
+			if (fds[i].fd < 0 || !fds[i].revents)
+				continue;
+			if (getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && !soerr)
+				out[i].reachable = true;
+			fds[i].fd = -1;
+			pending--;
+		}
+	}
+}
+
+int replicas_probe(const rd_kafka_metadata_broker_t *brokers, int n, int timeout_ms,
+		   struct replicas_broker *out)
+{
+	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	struct pollfd *fds = NULL;
+	int *socks = NULL, r = 0;
+
+	for (int i = 0; i < n; i++)
+		out[i] = (struct replicas_broker){ .id = brokers[i].id, .reachable = false };
+	if (n <= 0)
+		return 0;
+	fds = calloc((size_t)n, sizeof(*fds));
+	socks = calloc((size_t)n, sizeof(*socks));
+	if (!fds || !socks) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		bool done, ok;
+
+		socks[i] = replicas_connect(brokers[i].host, brokers[i].port, &done, &ok);
+		out[i].reachable = ok;
+		fds[i].fd = done ? -1 : socks[i];
+		fds[i].events = POLLOUT;
+	}
+	replicas_wait(fds, n, deadline, out);
+	for (int i = 0; i < n; i++)
+		if (socks[i] >= 0)
+			close(socks[i]);
+out:
+	free(fds);
+	free(socks);
+	return r;
+}
