@@ -21,6 +21,8 @@ cd "$SRC"
 . "$SRC/tests/lib/stack.sh"
 # shellcheck source=tests/lib/redocly.sh
 . "$SRC/tests/lib/redocly.sh"
+# (12 partitions, as with one broker; the integration runs' clusters have 6.)
+CLUSTER_PARTITIONS=${CLUSTER_PARTITIONS:-12}
 # shellcheck source=tests/lib/cluster.sh
 . "$SRC/tests/lib/cluster.sh"
 
@@ -151,10 +153,8 @@ kafka_mode_check() {
 cluster_stack_up() {
 	local u
 	stack_pg_up "$RUN" || return 1
-	# 12 partitions as with one broker; ports apart from the integration
-	# runs' clusters (23092 up).
-	CLUSTER_PARTITIONS=${CLUSTER_PARTITIONS:-12} CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-21092} \
-		cluster_up "$RUN/kcluster" >>"$RUN/kcluster.log" 2>&1 || { tail -n 20 "$RUN/kcluster.log"; return 1; }
+	# Ports apart from the integration runs' clusters (23092 up).
+	CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-21092} cluster_up "$RUN/kcluster" >>"$RUN/kcluster.log" 2>&1 || { tail -n 20 "$RUN/kcluster.log"; return 1; }
 	for u in gateway worker; do
 		(umask 077; cp "$(cluster_props "$RUN/kcluster" "$u")" "$RUN/$u-kafka.props")
 	done
