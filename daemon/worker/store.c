@@ -222,6 +222,17 @@ int store_result_check(struct store *s, const PGresult *res, ExecStatusType want
 	return -EIO;
 }
 
+int store_exec_rows(struct store *s, const char *sql, int nparams, const char *const *params,
+		    long long *rows, struct store_error *err)
+{
+	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int r = store_result_check(s, res, PGRES_COMMAND_OK, err);
+
+	*rows = r == 0 ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+	PQclear(res);
+	return r;
+}
+
 /* Runs sql (no parameters); 0 when its status is the expected one. */
 static int store_exec(struct store *s, const char *sql, ExecStatusType want,
 		      struct store_error *err)

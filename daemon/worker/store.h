@@ -142,6 +142,12 @@ void store_error_set(struct store *s, struct store_error *err, const PGresult *r
 int store_result_check(struct store *s, const PGresult *res, ExecStatusType want,
 		       struct store_error *err);
 
+/* Runs one parameterised command on the connection (autocommit: its own
+ * transaction) and reads how many rows it changed into *rows. Returns 0,
+ * or -EIO with err set. */
+int store_exec_rows(struct store *s, const char *sql, int nparams, const char *const *params,
+		    long long *rows, struct store_error *err);
+
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);
 
