@@ -19,6 +19,8 @@
 #   tests/bench/run.sh            BENCH_BATCHES (200) x 1000 patients
 #   tests/bench/run.sh --peers    and Kafka Connect + Debezium's JDBC sink on
 #                                 the same patients (tests/bench/peers.sh)
+#   tests/bench/run.sh --profile  and where a batch's time goes in PostgreSQL
+#                                 (tests/bench/profile.sh)
 #   KEEP_STACK=1 tests/bench/run.sh
 set -euo pipefail
 
@@ -27,12 +29,16 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 . "$SRC/tests/lib/stack.sh"
 # shellcheck source=peers.sh
 . "$SRC/tests/bench/peers.sh"
+# shellcheck source=profile.sh
+. "$SRC/tests/bench/profile.sh"
 
 PEERS=0
+PROFILE=0
 for arg in "$@"; do
 	case $arg in
 	--peers) PEERS=1 ;;
-	*) echo "usage: tests/bench/run.sh [--peers]" >&2; exit 2 ;;
+	--profile) PROFILE=1 ;;
+	*) echo "usage: tests/bench/run.sh [--peers] [--profile]" >&2; exit 2 ;;
 	esac
 done
 
@@ -445,6 +451,7 @@ main() {
 	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
 	chmod 755 "$STACK_DIR"
 	trap 'set +e; stack_down "$STACK_DIR"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
+	[ "$PROFILE" = 0 ] || export STACK_PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
 	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
 		die "could not start the stack"
 	# shellcheck disable=SC1091
@@ -568,6 +575,7 @@ main() {
 	[ "${gwr[1]}" = 0 ] || echo "gateway (shared limit): ${gwr[1]} answers were not 200 (see $STACK_DIR/wrk.redis.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
 	[ "${BENCH_METHODS:-1}" = 0 ] || run_methods
+	[ "$PROFILE" = 0 ] || profile_main
 	[ "$PEERS" = 1 ] || return 0
 
 	# The peers come last: their 200 MB of records are not in the broker's
