@@ -1,4 +1,5 @@
-/* kafka: librdkafka configuration shared by both daemons: our defaults
+/* kafka: where every librdkafka client of both daemons is made (the
+ * gateway's producer, the worker's consumer and DLQ producer): our defaults
  * first, then the operator's --kafka-prop key=value pairs passed straight
  * through (like kcat -X), so the operator always has the last word, and
  * between the two a properties file for what must not show in ps. */
