@@ -51,21 +51,20 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
 		"compression.type", "lz4", "message.timeout.ms", "30000",
 		"message.max.bytes", "67174400", NULL,
 	};
-	rd_kafka_conf_t *conf;
-	char errstr[512];
+	const struct kafka_client_options ko = {
+		.type = RD_KAFKA_PRODUCER,
+		.what = "DLQ producer",
+		.brokers = brokers,
+		.defaults = defaults,
+		.props = props,
+		.dr_msg_cb = dlq_delivered,
+	};
+	int r;
 
 	memset(d, 0, sizeof(*d));
-	conf = kafka_conf_new(brokers, defaults, props, err, errsize);
-	if (!conf)
-		return -EINVAL;
-	rd_kafka_conf_set_dr_msg_cb(conf, dlq_delivered);
-	d->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (!d->rk) {
-		rd_kafka_conf_destroy(conf);
-		snprintf(err, errsize, "DLQ producer: %s", errstr);
-		return -EINVAL;
-	}
-	conf = NULL; /* now owned by d->rk */
+	r = kafka_client_new(&d->rk, &ko, err, errsize);
+	if (r < 0)
+		return r;
 	d->topic = strdup(topic);
 	if (!d->topic) {
 		dlq_close(d);
