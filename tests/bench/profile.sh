@@ -64,6 +64,17 @@ profile_window() { # FILE FROM TO
 		END { for (w in n) print n[w], w }' "$1" | sort -k1,1rn -k2
 }
 
+# The share of samples idle waiting for the client in each tenth of the
+# window, as ten numbers: a stall spread over the run (the feeding) or
+# gathered at its end (the last partitions' batches, one at a time).
+profile_tenths() { # FILE FROM TO
+	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to {
+			k = int(10 * ($1 - from) / (to - from + 1e-9)); n[k]++
+			if ($2 == "idle" && $3 == "ClientRead") c[k]++ }
+		END { for (k = 0; k < 10; k++) printf "%s%d%%", k ? " " : "", n[k] ? 100 * c[k] / n[k] : 0
+			print "" }' "$1"
+}
+
 # "count what" rows as shares: "cpu wal client lock other samples" (percent
 # of all samples, then how many there were).
 profile_shares() { # FILE
@@ -115,6 +126,8 @@ profile_run() { # NAME
 		extract(epoch FROM max(applied_at)) FROM patient_batches')
 	# shellcheck disable=SC2086
 	profile_window "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.samples"
+	# shellcheck disable=SC2086
+	profile_tenths "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.tenths"
 	profile_statement "$db" >"$STACK_DIR/profile.$name.stmt"
 	applied_span "$db"
 	drop_db "$db"
@@ -153,6 +166,9 @@ profile_main() {
 	printf '%-8s %7s %8s %7s %7s %8s %6s %7s %9s %10s\n' "run" "p/s" "ms/batch" "cpu" "wal" "client" \
 		"lock" "other" "exec ms" "wal/call"
 	printf '%s\n' "${rows[@]}"
+	for name in loader worker; do
+		echo "$name: idle waiting for the client, by tenth of the window: $(cat "$STACK_DIR/profile.$name.tenths")"
+	done
 	for name in loader worker; do
 		echo "what else the $name's backends waited on (samples):"
 		awk '$2 != "CPU" && $2 !~ /^IO:WAL/ && !($2 == "idle" && $3 == "ClientRead")' \
