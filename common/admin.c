@@ -3,7 +3,6 @@
 #include "admin.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 #include <microhttpd.h>
 
 #include "log.h"
+#include "mhd.h"
 #include "metrics.h"
 #include "netaddr.h"
 
@@ -21,14 +21,8 @@ struct admin {
 	void *ready_arg;
 };
 
-static void admin_mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
 /* libmicrohttpd's own complaints, as logfmt lines like everything else. */
-static void admin_mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	(void)cls;
-	log_library(LOG_LEVEL_WARNING, "admin_http_error", fmt, ap);
-}
+static const struct mhd_log_as admin_mhd_log = { LOG_LEVEL_WARNING, "admin_http_error" };
 
 static enum MHD_Result admin_answer(struct MHD_Connection *conn, unsigned int status,
 				    const char *type, char *body, size_t len, bool owned)
@@ -102,6 +96,12 @@ int admin_start(struct admin **out, const struct admin_options *opt, char *err, 
 {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	/* Small and slow on purpose: a scraper and a probe, never a crowd. */
+	const struct MHD_OptionItem options[] = {
+		{ MHD_OPTION_CONNECTION_LIMIT, 32, NULL },
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 	struct admin *a;
 	char why[200];
 	int r;
@@ -120,18 +120,16 @@ int admin_start(struct admin **out, const struct admin_options *opt, char *err, 
 	a->metrics = opt->metrics;
 	a->ready = opt->ready;
 	a->ready_arg = opt->ready_arg;
-	errno = 0;
-	/* Small and slow on purpose: a scraper and a probe, never a crowd. */
-	a->daemon = MHD_start_daemon(MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-				     admin_handle, a,
-				     /* First: options before it would log to stderr. */
-				     MHD_OPTION_EXTERNAL_LOGGER, admin_mhd_log, NULL,
-				     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-				     MHD_OPTION_CONNECTION_LIMIT, 32u,
-				     MHD_OPTION_CONNECTION_TIMEOUT, 10u,
-				     MHD_OPTION_END);
-	if (!a->daemon) {
-		r = errno ? -errno : -EADDRINUSE;
+	r = mhd_start(&a->daemon, &(struct mhd_listener){
+					  .flags = MHD_USE_AUTO_INTERNAL_THREAD,
+					  .addr = (struct sockaddr *)&addr,
+					  .handler = admin_handle,
+					  .handler_cls = a,
+					  .log = &admin_mhd_log,
+					  .options = options,
+					  .failure = -EADDRINUSE,
+				  });
+	if (r < 0) {
 		snprintf(err, errsize, "admin listener: cannot listen on %s: %s", opt->listen,
 			 strerror(-r));
 		free(a);

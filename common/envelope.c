@@ -9,6 +9,7 @@
 #include "uuid7.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -82,6 +83,60 @@ bool envelope_client_request_id_valid(const char *s)
 		if (n >= ENVELOPE_CLIENT_REQUEST_ID_MAX || s[n] < 0x20 || s[n] > 0x7e)
 			return false;
 	return true;
+}
+
+/* The metadata's rules, in the order decode checks them: each field once,
+ * whether it may be absent, what it must be, and what decode says when it
+ * is not (a description of the rule, never the value: it may be anything). */
+static const struct envelope_meta_rule {
+	const char *key;
+	size_t offset; /* of its const char * in struct envelope_meta */
+	bool required;
+	bool (*valid)(const char *s);
+	const char *why;
+} envelope_meta_rules[] = {
+	{ "tenant", offsetof(struct envelope_meta, tenant), true, envelope_tenant_valid,
+	  "envelope \"tenant\" missing or not 1..64 of [A-Za-z0-9._-]" },
+	{ "request_id", offsetof(struct envelope_meta, request_id), true, uuid7_is_canonical,
+	  "envelope \"request_id\" missing or not a canonical UUID" },
+	{ "received_at", offsetof(struct envelope_meta, received_at), true,
+	  envelope_received_at_valid,
+	  "envelope \"received_at\" missing or not YYYY-MM-DDTHH:MM:SS.mmmZ" },
+	{ "client_request_id", offsetof(struct envelope_meta, client_request_id), false,
+	  envelope_client_request_id_valid,
+	  "envelope \"client_request_id\" is not up to 128 printable ASCII characters" },
+};
+#define ENVELOPE_META_RULES (sizeof(envelope_meta_rules) / sizeof(envelope_meta_rules[0]))
+
+/* Where the rule's field is in meta: decode writes it, the checks read it. */
+static const char **envelope_meta_slot(struct envelope_meta *meta,
+				       const struct envelope_meta_rule *rule)
+{
+	return (const char **)(void *)((char *)meta + rule->offset);
+}
+
+static const char *envelope_meta_value(const struct envelope_meta *meta,
+				       const struct envelope_meta_rule *rule)
+{
+	return *(const char *const *)(const void *)((const char *)meta + rule->offset);
+}
+
+static bool envelope_meta_rule_ok(const struct envelope_meta_rule *rule, const char *s)
+{
+	return s ? rule->valid(s) : !rule->required;
+}
+
+/* The one metadata check of encode, decode and the in-place reader: NULL
+ * when meta is valid, else the first broken rule's reason. */
+static const char *envelope_meta_invalid(const struct envelope_meta *meta)
+{
+	for (size_t i = 0; i < ENVELOPE_META_RULES; i++) {
+		const struct envelope_meta_rule *rule = &envelope_meta_rules[i];
+
+		if (!envelope_meta_rule_ok(rule, envelope_meta_value(meta, rule)))
+			return rule->why;
+	}
+	return NULL;
 }
 
 void envelope_format_time(uint64_t unix_ms, char out[ENVELOPE_TIME_LEN + 1])
@@ -178,11 +233,7 @@ int envelope_encode(const struct envelope_meta *meta, const char *body, size_t b
 
 	*out = NULL;
 	*out_len = 0;
-	if (!envelope_tenant_valid(meta->tenant) || !uuid7_is_canonical(meta->request_id) ||
-	    !envelope_received_at_valid(meta->received_at) ||
-	    (meta->client_request_id &&
-	     !envelope_client_request_id_valid(meta->client_request_id)) ||
-	    !envelope_body_plausible(body, body_len)) {
+	if (envelope_meta_invalid(meta) || !envelope_body_plausible(body, body_len)) {
 		r = -EINVAL;
 		goto out;
 	}
@@ -297,30 +348,17 @@ int envelope_decode(const char *value, size_t len, struct envelope *out, char *e
 		envelope_why(err, errsize, "unsupported envelope version %lld", (long long)version);
 		goto fail;
 	}
-	if (envelope_get_string(root, "tenant", &out->meta.tenant) <= 0 ||
-	    !envelope_tenant_valid(out->meta.tenant)) {
-		envelope_why(err, errsize,
-			     "envelope \"tenant\" missing or not 1..64 of [A-Za-z0-9._-]");
-		goto fail;
-	}
-	if (envelope_get_string(root, "request_id", &out->meta.request_id) <= 0 ||
-	    !uuid7_is_canonical(out->meta.request_id)) {
-		envelope_why(err, errsize,
-			     "envelope \"request_id\" missing or not a canonical UUID");
-		goto fail;
-	}
-	if (envelope_get_string(root, "received_at", &out->meta.received_at) <= 0 ||
-	    !envelope_received_at_valid(out->meta.received_at)) {
-		envelope_why(err, errsize,
-			     "envelope \"received_at\" missing or not YYYY-MM-DDTHH:MM:SS.mmmZ");
-		goto fail;
-	}
-	if (envelope_get_string(root, "client_request_id", &out->meta.client_request_id) < 0 ||
-	    (out->meta.client_request_id &&
-	     !envelope_client_request_id_valid(out->meta.client_request_id))) {
-		envelope_why(err, errsize, "envelope \"client_request_id\" is not up to 128 "
-					   "printable ASCII characters");
-		goto fail;
+	/* A field that is not a string is as wrong as one that breaks its
+	 * rule, and told the same way. */
+	for (size_t i = 0; i < ENVELOPE_META_RULES; i++) {
+		const struct envelope_meta_rule *rule = &envelope_meta_rules[i];
+		const char **field = envelope_meta_slot(&out->meta, rule);
+
+		if (envelope_get_string(root, rule->key, field) < 0 ||
+		    !envelope_meta_rule_ok(rule, *field)) {
+			envelope_why(err, errsize, "%s", rule->why);
+			goto fail;
+		}
 	}
 	if (!json_object_object_get_ex(root, "body", &body) || !body) {
 		envelope_why(err, errsize, "envelope has no \"body\"");
@@ -421,11 +459,7 @@ int envelope_decode_inplace(const char *value, size_t len, struct envelope *out,
 		seen[k] = true;
 	}
 	if (!jsonscan_at_end(&sc) || !seen[ENV_F_V] || !seen[ENV_F_BODY] ||
-	    !out->meta.tenant || !envelope_tenant_valid(out->meta.tenant) ||
-	    !out->meta.request_id || !uuid7_is_canonical(out->meta.request_id) ||
-	    !out->meta.received_at || !envelope_received_at_valid(out->meta.received_at) ||
-	    (out->meta.client_request_id &&
-	     !envelope_client_request_id_valid(out->meta.client_request_id)))
+	    envelope_meta_invalid(&out->meta))
 		goto fallback;
 	/* The byte after the body is the envelope's (',', '}' or a space),
 	 * read already. */

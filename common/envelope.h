@@ -31,8 +31,9 @@ struct envelope_meta {
 int envelope_encode(const struct envelope_meta *meta, const char *body, size_t body_len,
 		    char **out, size_t *out_len);
 
-/* A decoded envelope. Strings point into root (valid until
- * envelope_free). */
+/* A decoded envelope. The meta strings point into root (envelope_decode) or
+ * into buf (envelope_decode_inplace), NUL-terminated either way; valid until
+ * envelope_free. */
 struct envelope {
 	struct json_object *root; /* owned; NULL from envelope_decode_inplace */
 	struct envelope_meta meta;
@@ -47,9 +48,10 @@ struct envelope {
 int envelope_decode(const char *value, size_t len, struct envelope *out, char *err,
 		    size_t errsize);
 
-/* The worker's fast path for a value in the simple form our gateway writes
- * (no escapes in the envelope's own fields, "v" written 1, each field
- * once): reads a copy of value without building a JSON document. Returns 0
+/* The worker's fast path (batchcodec_message) for a value in the simple
+ * form our gateway writes (no escapes in the envelope's own fields, "v"
+ * written 1, each field once): reads a copy of value without building a
+ * JSON document. Returns 0
  * with out->meta set and *body / *body_len a NUL-terminated, writable copy
  * of the body's text (owned by out, for patient_batch_parse_inplace); 1
  * when the value is not in that form or is not a valid envelope:
@@ -57,7 +59,7 @@ int envelope_decode(const char *value, size_t len, struct envelope *out, char *e
 int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
 			    size_t *body_len);
 
-/* Releases root; safe on a zeroed or already freed envelope. */
+/* Releases root and buf; safe on a zeroed or already freed envelope. */
 void envelope_free(struct envelope *env);
 
 /* The metadata checks, shared by encode and decode (request_id is

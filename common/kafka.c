@@ -14,16 +14,22 @@
 /* A properties file is a few lines; anything bigger is a wrong path. */
 #define PROPS_FILE_MAX (64u * 1024)
 
+/* Sets one property, checking librdkafka's verdict. err names the key but
+ * never echoes the value: librdkafka quotes a rejected value ('Invalid value
+ * "..." for configuration property'), and which of its properties are
+ * secrets it does not say; the operator has the value at hand. */
 static int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
 			  size_t errsize)
 {
-	char errstr[512];
+	char errstr[512] = "";
 
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+		return 0;
+	if (value[0] && strstr(errstr, value))
+		snprintf(err, errsize, "kafka property %s: invalid value (not shown)", key);
+	else
 		snprintf(err, errsize, "kafka property %s: %s", key, errstr);
-		return -1;
-	}
-	return 0;
+	return -EINVAL;
 }
 
 void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -37,22 +43,10 @@ void kafka_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf
 		  "kafka", "facility=%s message=%s", fac, log_quote(q, sizeof(q), buf));
 }
 
-rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults,
-				const struct settings_list *props, char *err, size_t errsize)
+/* The operator's key=value items, after our defaults: the last word. */
+static int kafka_conf_set_props(rd_kafka_conf_t *conf, const struct settings_list *props,
+				char *err, size_t errsize)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-
-	if (!conf) {
-		snprintf(err, errsize, "out of memory");
-		return NULL;
-	}
-	/* Every client's own lines in our format, on our log. */
-	rd_kafka_conf_set_log_cb(conf, kafka_log);
-	if (brokers && kafka_conf_set(conf, "bootstrap.servers", brokers, err, errsize) < 0)
-		goto fail;
-	for (size_t i = 0; defaults && defaults[i]; i += 2)
-		if (kafka_conf_set(conf, defaults[i], defaults[i + 1], err, errsize) < 0)
-			goto fail;
 	for (size_t i = 0; props && i < props->count; i++) {
 		char *buf = NULL;
 		const char *key, *value;
@@ -61,17 +55,60 @@ rd_kafka_conf_t *kafka_conf_new(const char *brokers, const char *const *defaults
 		if (settings_split_kv(props->items[i], &buf, &key, &value) < 0) {
 			snprintf(err, errsize, "--kafka-prop %s: expected key=value", props->items[i]);
 			free(buf);
-			goto fail;
+			return -EINVAL;
 		}
 		r = kafka_conf_set(conf, key, value, err, errsize);
 		free(buf);
 		if (r < 0)
-			goto fail;
+			return r;
 	}
-	return conf;
-fail:
-	rd_kafka_conf_destroy(conf);
-	return NULL;
+	return 0;
+}
+
+int kafka_client_new(rd_kafka_t **out, const struct kafka_client_options *opt, char *err,
+		     size_t errsize)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	const char *const *d = opt->defaults;
+	char errstr[512];
+	int r = -EINVAL;
+
+	*out = NULL;
+	if (!conf) {
+		snprintf(err, errsize, "out of memory");
+		return -ENOMEM;
+	}
+	/* Every client's own lines in our format, on our log. */
+	rd_kafka_conf_set_log_cb(conf, kafka_log);
+	if (opt->brokers && (r = kafka_conf_set(conf, "bootstrap.servers", opt->brokers, err,
+						errsize)) < 0)
+		goto out;
+	for (; d && d[0]; d += 2)
+		if ((r = kafka_conf_set(conf, d[0], d[1], err, errsize)) < 0)
+			goto out;
+	if ((r = kafka_conf_set_props(conf, opt->props, err, errsize)) < 0)
+		goto out;
+	rd_kafka_conf_set_opaque(conf, opt->opaque);
+	if (opt->dr_msg_cb)
+		rd_kafka_conf_set_dr_msg_cb(conf, opt->dr_msg_cb);
+	if (opt->error_cb)
+		rd_kafka_conf_set_error_cb(conf, opt->error_cb);
+	if (opt->rebalance_cb)
+		rd_kafka_conf_set_rebalance_cb(conf, opt->rebalance_cb);
+	if (opt->stats_cb)
+		rd_kafka_conf_set_stats_cb(conf, opt->stats_cb);
+	*out = rd_kafka_new(opt->type, conf, errstr, sizeof(errstr));
+	if (!*out) {
+		snprintf(err, errsize, "%s: %s", opt->what ? opt->what : "kafka client", errstr);
+		r = -EINVAL;
+		goto out;
+	}
+	conf = NULL; /* now owned by *out */
+	r = 0;
+out:
+	if (conf)
+		rd_kafka_conf_destroy(conf);
+	return r;
 }
 
 static bool is_blank(char c)
@@ -88,11 +125,62 @@ static void trim(const char **s, const char **e)
 		(*e)--;
 }
 
+/* One line of a properties file, [s, e) without its newline: 0 with a
+ * malloc'd "key=value" in *item, 1 for a blank or '#' line, -EINVAL for a
+ * line that is not key=value, -ENOMEM. */
+static int kafka_props_line(const char *ks, const char *ve, char **item)
+{
+	const char *ke, *vs;
+	size_t klen, vlen;
+
+	*item = NULL;
+	trim(&ks, &ve);
+	if (ks == ve || *ks == '#')
+		return 1;
+	ke = memchr(ks, '=', (size_t)(ve - ks));
+	if (!ke)
+		return -EINVAL;
+	vs = ke + 1;
+	trim(&ks, &ke);
+	trim(&vs, &ve);
+	if (ks == ke)
+		return -EINVAL;
+	klen = (size_t)(ke - ks);
+	vlen = (size_t)(ve - vs);
+	*item = malloc(klen + 1 + vlen + 1);
+	if (!*item)
+		return -ENOMEM;
+	memcpy(*item, ks, klen);
+	(*item)[klen] = '=';
+	memcpy(*item + klen + 1, vs, vlen);
+	(*item)[klen + 1 + vlen] = '\0';
+	return 0;
+}
+
+/* Puts items[0..n) in front of props' own; props owns them on success. */
+static int kafka_props_prepend(struct settings_list *props, char **items, size_t n)
+{
+	char **merged;
+
+	if (!n)
+		return 0;
+	merged = malloc((n + props->count) * sizeof(*merged));
+	if (!merged)
+		return -ENOMEM;
+	memcpy(merged, items, n * sizeof(*merged));
+	if (props->count)
+		memcpy(merged + n, props->items, props->count * sizeof(*merged));
+	free(props->items);
+	props->items = merged;
+	props->count += n;
+	return 0;
+}
+
 int kafka_props_file_load(const char *path, struct settings_list *props, char *err,
 			  size_t errsize)
 {
-	char *text = NULL, **items = NULL, **merged;
-	size_t len, n = 0, cap = 0, lineno = 0;
+	char *text = NULL, **items = NULL;
+	size_t len = 0, n = 0, cap = 0, lineno = 0;
 	const char *p, *end;
 	int r;
 
@@ -105,64 +193,40 @@ int kafka_props_file_load(const char *path, struct settings_list *props, char *e
 		goto out;
 	}
 	for (p = text, end = text + len; p < end;) {
-		const char *eol = memchr(p, '\n', (size_t)(end - p)), *ks = p, *ke, *vs, *ve;
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
 		char *item;
 
 		if (!eol)
 			eol = end;
 		lineno++;
-		ve = eol;
-		trim(&ks, &ve);
+		r = kafka_props_line(p, eol, &item);
 		p = eol + 1;
-		if (ks == ve || *ks == '#')
-			continue;
-		ke = memchr(ks, '=', (size_t)(ve - ks));
-		if (!ke) {
+		if (r == -EINVAL) {
 			/* The line is not echoed: a password pasted alone on it
 			 * would end up in the journal. */
 			snprintf(err, errsize, "%s:%zu: expected key=value", path, lineno);
-			r = -EINVAL;
 			goto out;
 		}
-		vs = ke + 1;
-		trim(&ks, &ke);
-		trim(&vs, &ve);
-		if (ks == ke) {
-			snprintf(err, errsize, "%s:%zu: expected key=value", path, lineno);
-			r = -EINVAL;
-			goto out;
-		}
-		if (n == cap) {
-			char **grown;
-
-			cap = cap ? cap * 2 : 8;
-			grown = realloc(items, cap * sizeof(*items));
-			if (!grown)
-				goto nomem;
-			items = grown;
-		}
-		item = malloc((size_t)(ke - ks) + 1 + (size_t)(ve - vs) + 1);
-		if (!item)
+		if (r < 0)
 			goto nomem;
-		memcpy(item, ks, (size_t)(ke - ks));
-		item[ke - ks] = '=';
-		memcpy(item + (ke - ks) + 1, vs, (size_t)(ve - vs));
-		item[(ke - ks) + 1 + (ve - vs)] = '\0';
+		if (r == 1)
+			continue;
+		if (n == cap) {
+			char **grown = realloc(items, (cap ? cap * 2 : 8) * sizeof(*items));
+
+			if (!grown) {
+				free(item);
+				goto nomem;
+			}
+			items = grown;
+			cap = cap ? cap * 2 : 8;
+		}
 		items[n++] = item;
 	}
-	if (n) {
-		merged = malloc((n + props->count) * sizeof(*merged));
-		if (!merged)
-			goto nomem;
-		memcpy(merged, items, n * sizeof(*merged));
-		if (props->count)
-			memcpy(merged + n, props->items, props->count * sizeof(*merged));
-		free(props->items);
-		props->items = merged;
-		props->count += n;
-		n = 0; /* owned by props now */
-	}
-	r = 0;
+	r = kafka_props_prepend(props, items, n);
+	if (r < 0)
+		goto nomem;
+	n = 0; /* owned by props now */
 	goto out;
 nomem:
 	snprintf(err, errsize, "out of memory");

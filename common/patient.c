@@ -120,63 +120,60 @@ static const char *patient_get_string(const struct patient_value *v, bool requir
 	return NULL;
 }
 
+/* What the text fields ask of their value, in the order a partner reads
+ * the first broken one. */
+struct patient_text_rule {
+	bool required;	/* absent, null or "" is an error */
+	bool not_blank; /* only white space is an error */
+	size_t max;	/* bytes */
+	const char *too_long;
+};
+
+static const struct patient_text_rule patient_code_rule = {
+	.required = true, .max = PATIENT_TEXT_MAX, .too_long = "must be at most 255 bytes",
+};
+static const struct patient_text_rule patient_first_name_rule = {
+	.required = true, .not_blank = true, .max = PATIENT_TEXT_MAX,
+	.too_long = "must be at most 255 bytes",
+};
+static const struct patient_text_rule patient_last_name_rule = {
+	.max = PATIENT_TEXT_MAX, .too_long = "must be at most 255 bytes",
+};
+static const struct patient_text_rule patient_email_rule = {
+	.max = PATIENT_EMAIL_MAX, .too_long = "must be at most 254 bytes",
+};
+
+/* A text field's value by its rule, into *out and *out_len (NULL and 0 for
+ * an optional field left out, and on any error). No control characters in any of them: a tab,
+ * a line break or an escape sequence breaks the screens, letters, CSV
+ * exports and mail headers a value ends up in. */
+static const char *patient_check_text(const struct patient_value *v,
+				      const struct patient_text_rule *rule, const char **out,
+				      size_t *out_len)
+{
+	const char *s, *why = patient_get_string(v, rule->required, &s, out_len);
+	size_t n = *out_len;
+
+	*out = NULL;
+	*out_len = 0;
+	if (why)
+		return why;
+	if (rule->required && n == 0)
+		return "must not be empty";
+	if (n > rule->max)
+		return rule->too_long;
+	if (rule->not_blank && utf8_is_blank(s, n))
+		return "must not be only whitespace";
+	if (utf8_has_control(s, n))
+		return "must not contain control characters";
+	*out = s;
+	*out_len = n;
+	return NULL;
+}
+
 static const char *patient_check_code(const struct patient_value *v, struct patient *p)
 {
-	const char *s, *why;
-	size_t n;
-
-	why = patient_get_string(v, true, &s, &n);
-	if (why)
-		return why;
-	if (n == 0)
-		return "must not be empty";
-	if (n > PATIENT_TEXT_MAX)
-		return "must be at most 255 bytes";
-	if (utf8_has_control(s, n))
-		return "must not contain control characters";
-	p->code = s;
-	p->code_len = n;
-	return NULL;
-}
-
-static const char *patient_check_first_name(const struct patient_value *v, struct patient *p)
-{
-	const char *s, *why;
-	size_t n;
-
-	why = patient_get_string(v, true, &s, &n);
-	if (why)
-		return why;
-	if (n == 0)
-		return "must not be empty";
-	if (n > PATIENT_TEXT_MAX)
-		return "must be at most 255 bytes";
-	if (utf8_is_blank(s, n))
-		return "must not be only whitespace";
-	/* A tab, a line break or an escape sequence in a name breaks the
-	 * screens, letters and CSV exports it ends up in. */
-	if (utf8_has_control(s, n))
-		return "must not contain control characters";
-	p->first_name = s;
-	p->first_name_len = n;
-	return NULL;
-}
-
-static const char *patient_check_last_name(const struct patient_value *v, struct patient *p)
-{
-	const char *s, *why;
-	size_t n;
-
-	why = patient_get_string(v, false, &s, &n);
-	if (why)
-		return why;
-	if (n > PATIENT_TEXT_MAX)
-		return "must be at most 255 bytes";
-	if (utf8_has_control(s, n))
-		return "must not contain control characters";
-	p->last_name = s;
-	p->last_name_len = n;
-	return NULL;
+	return patient_check_text(v, &patient_code_rule, &p->code, &p->code_len);
 }
 
 static const char *patient_check_gender(const struct patient_value *v, struct patient *p)
@@ -236,13 +233,9 @@ static const char *patient_check_email(const struct patient_value *v, struct pat
 	const char *s, *why, *at, *domain;
 	size_t n, local, dlen;
 
-	why = patient_get_string(v, false, &s, &n);
+	why = patient_check_text(v, &patient_email_rule, &s, &n);
 	if (why || !s)
 		return why;
-	if (n > PATIENT_EMAIL_MAX)
-		return "must be at most 254 bytes";
-	if (utf8_has_control(s, n))
-		return "must not contain control characters";
 	at = memchr(s, '@', n);
 	if (!at || memchr(at + 1, '@', n - (size_t)(at - s) - 1))
 		return "must contain exactly one '@'";
@@ -324,10 +317,12 @@ static int patient_check_one(struct patient_batch *b, const struct patient_field
 	}
 	if (why && (r = patient_add_error(b, index, "code", "%s", why)) < 0)
 		return r;
-	why = patient_check_first_name(&f->v[PATIENT_F_FIRST_NAME], p);
+	why = patient_check_text(&f->v[PATIENT_F_FIRST_NAME], &patient_first_name_rule,
+				 &p->first_name, &p->first_name_len);
 	if (why && (r = patient_add_error(b, index, "first_name", "%s", why)) < 0)
 		return r;
-	why = patient_check_last_name(&f->v[PATIENT_F_LAST_NAME], p);
+	why = patient_check_text(&f->v[PATIENT_F_LAST_NAME], &patient_last_name_rule,
+				 &p->last_name, &p->last_name_len);
 	if (why && (r = patient_add_error(b, index, "last_name", "%s", why)) < 0)
 		return r;
 	why = patient_check_gender(&f->v[PATIENT_F_GENDER], p);

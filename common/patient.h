@@ -25,9 +25,11 @@ enum patient_gender {
 	PATIENT_GENDER_FEMALE = 2,
 };
 
-/* One validated patient. Strings point into the json-c document owned by the
- * batch (valid until patient_batch_free) and are NUL-terminated; optional
- * fields are NULL when absent or null. */
+/* One validated patient. Strings are NUL-terminated and point into the
+ * json-c document the batch owns (patient_batch_parse, _validate: valid
+ * until patient_batch_free) or, from patient_batch_parse_inplace, into the
+ * caller's body (valid while both it and the batch are); optional fields
+ * are NULL when absent or null. */
 struct patient {
 	const char *code;
 	size_t code_len;
@@ -52,7 +54,9 @@ struct patient_error {
 };
 
 struct patient_batch {
-	struct json_object *root; /* owned: the parsed body, or a reference */
+	/* owned: the parsed body, or a reference; NULL from
+	 * patient_batch_parse_inplace */
+	struct json_object *root;
 	struct patient *patients; /* owned array of count */
 	size_t count;
 	struct patient_error *errors; /* owned array of error_count */
@@ -72,14 +76,16 @@ struct patient_batch {
 int patient_batch_parse(const char *body, size_t len, struct date today,
 			struct patient_batch *out);
 
-/* Same rules for a body json-c already parsed (the worker's envelope).
+/* Same rules for a body json-c already parsed (an envelope's "body", when
+ * the worker's in-place reader gave up: batchcodec.h).
  * Takes a new reference on body; returns 0, -EINVAL or -ENOMEM as above,
  * or -EBADMSG when body is not a JSON object. */
 int patient_batch_validate(struct json_object *body, struct date today,
 			   struct patient_batch *out);
 
-/* The worker's fast path for a body in the simple form our gateway's
- * clients usually send: no escapes, no numbers, each field once. Reads
+/* The fast path of both daemons (batchcodec.h: a partner's body in the
+ * gateway, an envelope's body in the worker) for a body in the simple form
+ * partners usually send: no escapes, no numbers, each field once. Reads
  * body[0..len) in place, writing into it (strings are NUL-terminated where
  * they end), without building a JSON document. Returns 0 when the batch is
  * valid, out filled exactly as patient_batch_parse would fill it, its

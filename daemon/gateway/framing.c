@@ -207,11 +207,61 @@ static int framing_transfer_encoding(const struct framing_request *r,
 	return 0;
 }
 
+/* What framing_check counts over the fields. */
+struct framing_counts {
+	size_t hosts, tes, lengths;
+	const struct framing_header *te; /* the last Transfer-Encoding */
+};
+
+/* One field: its name and value well-formed, Host, Transfer-Encoding and
+ * Content-Length counted (the length into v). Returns 0 or -EPROTO with v
+ * filled. */
+static int framing_field(const struct framing_header *f, struct framing_counts *c,
+			 struct framing_verdict *v)
+{
+	const char *val;
+	size_t len;
+
+	if (f->name_len == 0)
+		return framing_verdict(v, 400, true, "malformed header field name");
+	for (size_t k = 0; k < f->name_len; k++)
+		if (!framing_tchar((unsigned char)f->name[k]))
+			return framing_verdict(v, 400, true, "malformed header field name");
+	/* RFC 9110 s.5.5: CR, LF and NUL are invalid and dangerous; other
+	 * controls have no business in any field we read either. */
+	for (size_t k = 0; k < f->value_len; k++) {
+		unsigned char ch = (unsigned char)f->value[k];
+
+		if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
+			return framing_verdict(v, 400, true, "control character in a header field");
+	}
+	if (framing_name_is(f, "Host")) {
+		c->hosts++;
+		framing_trim(f->value, f->value_len, &val, &len);
+		if (!framing_host_valid(val, len))
+			return framing_verdict(v, 400, true, "malformed Host");
+	} else if (framing_name_is(f, "Transfer-Encoding")) {
+		c->tes++;
+		c->te = f;
+	} else if (framing_name_is(f, "Content-Length")) {
+		uint64_t n;
+
+		framing_trim(f->value, f->value_len, &val, &len);
+		if (!framing_digits(val, len, &n))
+			return framing_verdict(v, 400, true, "malformed Content-Length");
+		/* RFC 9112 s.6.3: differing lengths are unrecoverable. */
+		if (c->lengths++ && n != v->content_length)
+			return framing_verdict(v, 400, true, "more than one Content-Length");
+		v->content_length = n;
+		v->has_length = true;
+	}
+	return 0;
+}
+
 int framing_check(const struct framing_request *r, char *path, size_t path_size,
 		  struct framing_verdict *v)
 {
-	const struct framing_header *te = NULL;
-	size_t hosts = 0, tes = 0, lengths = 0;
+	struct framing_counts c = { 0 };
 	int rc;
 
 	*v = (struct framing_verdict){ 0 };
@@ -226,63 +276,24 @@ int framing_check(const struct framing_request *r, char *path, size_t path_size,
 		if (!framing_tchar((unsigned char)*m))
 			return framing_verdict(v, 400, true, "malformed request line");
 	for (size_t i = 0; i < r->header_count; i++) {
-		const struct framing_header *f = &r->headers[i];
-
-		if (f->name_len == 0)
-			return framing_verdict(v, 400, true, "malformed header field name");
-		for (size_t k = 0; k < f->name_len; k++)
-			if (!framing_tchar((unsigned char)f->name[k]))
-				return framing_verdict(v, 400, true, "malformed header field name");
-		/* RFC 9110 s.5.5: CR, LF and NUL are invalid and dangerous; other
-		 * controls have no business in any field we read either. */
-		for (size_t k = 0; k < f->value_len; k++) {
-			unsigned char c = (unsigned char)f->value[k];
-
-			if ((c < 0x20 && c != '\t') || c == 0x7f)
-				return framing_verdict(v, 400, true,
-						       "control character in a header field");
-		}
-		if (framing_name_is(f, "Host")) {
-			const char *val;
-			size_t len;
-
-			hosts++;
-			framing_trim(f->value, f->value_len, &val, &len);
-			if (!framing_host_valid(val, len))
-				return framing_verdict(v, 400, true, "malformed Host");
-		} else if (framing_name_is(f, "Transfer-Encoding")) {
-			tes++;
-			te = f;
-		} else if (framing_name_is(f, "Content-Length")) {
-			const char *val;
-			size_t len;
-			uint64_t n;
-
-			framing_trim(f->value, f->value_len, &val, &len);
-			if (!framing_digits(val, len, &n))
-				return framing_verdict(v, 400, true, "malformed Content-Length");
-			/* RFC 9112 s.6.3: differing lengths are unrecoverable. */
-			if (lengths++ && n != v->content_length)
-				return framing_verdict(v, 400, true,
-						       "more than one Content-Length");
-			v->content_length = n;
-			v->has_length = true;
-		}
+		rc = framing_field(&r->headers[i], &c, v);
+		if (rc < 0)
+			return rc;
 	}
 	/* RFC 9112 s.3.2: exactly one Host in HTTP/1.1, at most one before. */
-	if (hosts > 1)
+	if (c.hosts > 1)
 		return framing_verdict(v, 400, true, "more than one Host");
-	if (hosts == 0 && !r->http10)
+	if (c.hosts == 0 && !r->http10)
 		return framing_verdict(v, 400, true, "missing Host");
-	if (tes) {
+	if (c.tes) {
 		/* RFC 9112 s.6.1: HTTP/1.0 has no Transfer-Encoding; s.6.3: with
 		 * Content-Length as well it is smuggling, whichever one wins. */
 		if (r->http10)
 			return framing_verdict(v, 400, true, "Transfer-Encoding in HTTP/1.0");
-		if (lengths)
+		if (c.lengths)
 			return framing_verdict(v, 400, true,
 					       "Content-Length with Transfer-Encoding");
-		rc = framing_transfer_encoding(r, te, tes, v);
+		rc = framing_transfer_encoding(r, c.te, c.tes, v);
 		if (rc < 0)
 			return rc;
 	}

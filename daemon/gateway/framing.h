@@ -1,7 +1,7 @@
 /* framing: the gateway's RFC 9112 checks of a request head, so that no proxy
  * in front of it can frame a request differently from us (request
  * smuggling). Pure functions over the method, target, version and header
- * fields: no libmicrohttpd, no I/O, no allocation; http.c feeds them what
+ * fields: no libmicrohttpd, no I/O, no allocation; request.c feeds them what
  * libmicrohttpd parsed, on the handler's first call (head complete, body not
  * read yet), and answers the verdict with its own envelope and headers. */
 #ifndef PATIENTS_GATEWAY_FRAMING_H

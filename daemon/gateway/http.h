@@ -2,7 +2,10 @@
  * threads): PUT /v1/patients and GET /healthz, every answer with its
  * X-Request-Id and X-RateLimit-* headers and errors in the envelope of
  * DESIGN.md s.2. A valid batch is published and its connection suspended
- * until the delivery report resumes it: no HTTP thread waits on Kafka. */
+ * until the delivery report resumes it: no HTTP thread waits on Kafka.
+ * http.c is the listener (libmicrohttpd's set-up and callbacks); each
+ * request's steps are request.c's, their decisions policy.c's, every
+ * response answer.c's. */
 #ifndef PATIENTS_GATEWAY_HTTP_H
 #define PATIENTS_GATEWAY_HTTP_H
 

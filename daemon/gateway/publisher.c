@@ -155,7 +155,7 @@ static void *publisher_poll_loop(void *arg)
 int publisher_new(struct publisher **out, const struct publisher_options *opt, char *err,
 		  size_t errsize)
 {
-	char timeout[24], maxbytes[24], errstr[512];
+	char timeout[24], maxbytes[24];
 	const char *defaults[] = {
 		"enable.idempotence", "true",
 		"acks", "all",
@@ -168,9 +168,17 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 		"message.max.bytes", maxbytes,
 		NULL,
 	};
-	rd_kafka_conf_t *conf = NULL;
+	struct kafka_client_options ko = {
+		.type = RD_KAFKA_PRODUCER,
+		.what = "kafka producer",
+		.brokers = opt->brokers,
+		.defaults = defaults,
+		.props = opt->kafka_props,
+		.dr_msg_cb = publisher_dr,
+		.error_cb = publisher_error,
+	};
 	struct publisher *p;
-	int r = -EINVAL;
+	int r;
 
 	*out = NULL;
 	p = calloc(1, sizeof(*p));
@@ -186,18 +194,11 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 	pthread_mutex_init(&p->mu, NULL);
 	snprintf(timeout, sizeof(timeout), "%d", opt->timeout_ms);
 	snprintf(maxbytes, sizeof(maxbytes), "%zu", opt->max_message_bytes);
-	conf = kafka_conf_new(opt->brokers, defaults, opt->kafka_props, err, errsize);
-	if (!conf)
+	ko.opaque = p;
+	r = kafka_client_new(&p->rk, &ko, err, errsize);
+	if (r < 0)
 		goto fail;
-	rd_kafka_conf_set_opaque(conf, p);
-	rd_kafka_conf_set_dr_msg_cb(conf, publisher_dr);
-	rd_kafka_conf_set_error_cb(conf, publisher_error);
-	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (!p->rk) {
-		snprintf(err, errsize, "kafka producer: %s", errstr);
-		goto fail;
-	}
-	conf = NULL; /* now owned by p->rk */
+	r = -EINVAL;
 	p->rkt = rd_kafka_topic_new(p->rk, opt->topic, NULL);
 	if (!p->rkt) {
 		snprintf(err, errsize, "kafka topic %s: %s", opt->topic,
@@ -213,8 +214,6 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 	*out = p;
 	return 0;
 fail:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
 	publisher_free(p);
 	return r;
 }

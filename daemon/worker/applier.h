@@ -104,7 +104,7 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
 		  unsigned id);
 
 /* Hands m (ownership included) to the applier, tagged with the partition's
- * current generation. */
+ * current generation. Returns 0, or -ENOMEM: then m stays the caller's. */
 int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
 
 /* Jobs waiting plus the one being applied: how busy it is. */

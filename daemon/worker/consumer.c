@@ -1,6 +1,7 @@
 #include "config.h"
 
 #include "consumer.h"
+#include "consumer_priv.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -12,7 +13,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
 #include <librdkafka/rdkafka.h>
 
 #include "applier.h"
@@ -20,13 +20,14 @@
 #include "clock.h"
 #include "kafka.h"
 #include "kicker.h"
+#include "kstats.h"
 #include "lag.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "rebalance.h"
 #include "store.h"
 
-#define CONSUMER_RETRY_BASE_MS 100
 /* Backpressure. Messages arrive in runs of one partition (a fetched record
  * batch, dozens of messages when lz4-compressed), so the consumer hands
  * them to their appliers' own queues, deep enough to take a run without
@@ -53,43 +54,7 @@
 /* How often librdkafka reports the lag and the brokers' state. */
 #define CONSUMER_STATS_MS "5000"
 
-/* What the polling thread alone knows of one partition. */
-struct consumer_partition {
-	bool assigned;
-	int64_t end_offset; /* high watermark at start (exit_at_end), -1 unknown */
-	bool at_end;	    /* the fetcher reached end_offset */
-	int applier;	    /* consumer_applier's choice, -1 none yet */
-};
-
-struct consumer {
-	rd_kafka_t *rk;
-	struct consumer_options opt;
-	char *group;
-	char *topic;
-	struct store *store; /* the polling thread's connection, for offsets */
-	struct consumer_partition *parts; /* APPLIER_MAX_PARTITIONS */
-	struct applier_shared shared;
-	struct applier *appliers;
-	size_t nappliers;
-	size_t *backlog; /* consumer_applier's look at each applier, nappliers */
-	struct schedule_limit room; /* per applier */
-	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
-	uint64_t held_since_ms;
-	uint64_t released_ms; /* when the last hold ended */
-	struct kicker *kicker;
-	bool paused; /* every assigned partition is paused (a long hold) */
-	bool ever_assigned;
-	volatile sig_atomic_t *stop;
-	unsigned seed;
-	struct consumer_totals totals;
-	uint64_t last_status_ms;
-	atomic_bool kafka_up; /* a broker connection is up (statistics) */
-	struct metrics_family *m_lag, *m_assigned, *m_kafka_up;
-	struct lag *lagm; /* patients_worker_consumer_lag */
-	int assigned;
-};
-
-static bool consumer_partition_ok(int32_t p)
+bool consumer_partition_ok(int32_t p)
 {
 	if (p >= 0 && p < APPLIER_MAX_PARTITIONS)
 		return true;
@@ -114,210 +79,6 @@ static struct applier *consumer_applier(struct consumer *c, int32_t p)
 			c->backlog[i] = applier_backlog(&c->appliers[i]);
 	cp->applier = (int)schedule_choose(cp->applier, pending, c->backlog, c->nappliers);
 	return &c->appliers[cp->applier];
-}
-
-/* Where a partition with no offset recorded in PostgreSQL starts. */
-static int64_t consumer_default_start(struct consumer *c, int32_t partition)
-{
-	if (c->opt.from_time_ms > 0) {
-		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
-		int64_t off = RD_KAFKA_OFFSET_INVALID, lo = 0, hi = RD_KAFKA_OFFSET_END;
-
-		/* The end as it is before the time lookup, as an offset: the
-		 * logical END is resolved only when fetching starts, and a batch
-		 * produced in between would be skipped. */
-		if (rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, 10000) !=
-		    RD_KAFKA_RESP_ERR_NO_ERROR)
-			hi = RD_KAFKA_OFFSET_END;
-		rd_kafka_topic_partition_list_add(l, c->topic, partition)->offset =
-			c->opt.from_time_ms;
-		if (rd_kafka_offsets_for_times(c->rk, l, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    l->elems[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
-			off = l->elems[0].offset; /* -1 (END) when nothing is that recent */
-		if (off == RD_KAFKA_OFFSET_END)
-			off = hi;
-		rd_kafka_topic_partition_list_destroy(l);
-		return off;
-	}
-	return c->opt.from_beginning ? RD_KAFKA_OFFSET_BEGINNING : RD_KAFKA_OFFSET_INVALID;
-}
-
-/* Sets each partition's start from PostgreSQL, the source of truth for what
- * was applied, and the appliers' fence with it. Retries until the database
- * answers: starting a partition anywhere else could apply a batch twice or
- * skip one. Kafka heartbeats go on in librdkafka's own threads meanwhile.
- * event names the log line (an assignment or a rewind). */
-static void consumer_load_offsets(struct consumer *c, rd_kafka_topic_partition_list_t *parts,
-				  const char *event)
-{
-	for (int i = 0; i < parts->cnt; i++) {
-		rd_kafka_topic_partition_t *tp = &parts->elems[i];
-		struct store_error err = { 0 };
-		unsigned attempts = 0;
-		int64_t next = 0;
-		int r;
-
-		while ((r = store_load_offset(c->store, c->group, tp->topic, tp->partition, &next,
-					      &err)) < 0) {
-			long wait = backoff_ms(CONSUMER_RETRY_BASE_MS, c->opt.retry_max_ms, ++attempts,
-					       &c->seed);
-			char q[300];
-
-			log_warning("offset_load_failed",
-				    "partition=%" PRId32 " sqlstate=%s message=%s retry_ms=%ld",
-				    tp->partition, err.sqlstate[0] ? err.sqlstate : "-",
-				    log_quote(q, sizeof(q), err.message), wait);
-			notify_status("waiting for PostgreSQL to load offsets");
-			notify_watchdog();
-			if (*c->stop)
-				return;
-			clock_sleep_ms(wait);
-		}
-		tp->offset = r == 1 ? next : consumer_default_start(c, tp->partition);
-		if (consumer_partition_ok(tp->partition))
-			atomic_store(&c->shared.parts[tp->partition].expected,
-				     r == 1 ? next : STORE_NO_OFFSET);
-		log_info(event, "topic=%s partition=%" PRId32 " start=%" PRId64 " from=%s",
-			 tp->topic, tp->partition, tp->offset, r == 1 ? "postgresql" : "default");
-	}
-}
-
-static void consumer_assign(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
-{
-	consumer_load_offsets(c, parts, "partition_assigned");
-	for (int i = 0; i < parts->cnt; i++) {
-		int32_t p = parts->elems[i].partition;
-
-		if (!consumer_partition_ok(p))
-			continue;
-		applier_rewind_clear(&c->shared, p); /* just loaded: nothing to rewind */
-		if (!c->parts[p].assigned)
-			c->assigned++;
-		c->parts[p].assigned = true;
-		c->parts[p].at_end = false;
-		lag_assign(c->lagm, p, parts->elems[i].offset);
-	}
-	c->ever_assigned = true;
-	metrics_gauge_set(c->m_assigned, NULL, (double)c->assigned);
-}
-
-static void consumer_revoke(struct consumer *c, rd_kafka_topic_partition_list_t *parts)
-{
-	for (int i = 0; i < parts->cnt; i++) {
-		int32_t p = parts->elems[i].partition;
-
-		if (!consumer_partition_ok(p))
-			continue;
-		/* Jobs of the old generation are dropped or let go; a batch
-		 * being applied finishes first, so the next owner finds its
-		 * commit (or nothing) in PostgreSQL. */
-		atomic_fetch_add(&c->shared.parts[p].generation, 1);
-		for (size_t k = 0; k < c->nappliers; k++)
-			applier_forget(&c->appliers[k], p);
-		if (c->held && c->held->partition == p) {
-			rd_kafka_message_destroy(c->held); /* never stored: not lost */
-			c->held = NULL;
-		}
-		if (c->parts[p].assigned)
-			c->assigned--;
-		c->parts[p].assigned = false;
-		c->parts[p].at_end = false;
-		lag_revoke(c->lagm, p); /* someone else's to report now */
-		log_info("partition_revoked", "topic=%s partition=%" PRId32, parts->elems[i].topic,
-			 p);
-	}
-	metrics_gauge_set(c->m_assigned, NULL, (double)c->assigned);
-	/* Hand over what Kafka should know, unless the partitions are already
-	 * someone else's. PostgreSQL has the truth either way. */
-	if (!rd_kafka_assignment_lost(c->rk))
-		rd_kafka_commit(c->rk, NULL, 0);
-}
-
-/* Seeks partition p back to the offset PostgreSQL holds, after an applier's
- * fence failed. Done here, on the polling thread, so that no message read
- * before the seek can be handed over after it: the partition's generation
- * is bumped, its jobs dropped (never stored, so not lost), the fence
- * reloaded, and only then the fetcher moved. Returns 0, or -EAGAIN when the
- * seek failed (the request stays, tried again next loop; the partition's
- * jobs are dropped meanwhile). */
-static int consumer_rewind_one(struct consumer *c, int32_t p)
-{
-	rd_kafka_topic_partition_list_t *l;
-	rd_kafka_error_t *error;
-	int r = 0;
-
-	if (!c->parts[p].assigned) {
-		applier_rewind_clear(&c->shared, p); /* someone else's now */
-		return 0;
-	}
-	atomic_fetch_add(&c->shared.parts[p].generation, 1);
-	for (size_t k = 0; k < c->nappliers; k++)
-		applier_forget(&c->appliers[k], p);
-	if (c->held && c->held->partition == p) {
-		rd_kafka_message_destroy(c->held);
-		c->held = NULL;
-	}
-	l = rd_kafka_topic_partition_list_new(1);
-	rd_kafka_topic_partition_list_add(l, c->topic, p);
-	consumer_load_offsets(c, l, "partition_rewound");
-	/* No offset at all any more: everything the topic still holds. */
-	if (l->elems[0].offset == RD_KAFKA_OFFSET_INVALID)
-		l->elems[0].offset = RD_KAFKA_OFFSET_BEGINNING;
-	error = rd_kafka_seek_partitions(c->rk, l, 10000);
-	if (error || l->elems[0].err) {
-		log_warning("partition_rewind_failed", "partition=%" PRId32 " error=%s", p,
-			    error ? rd_kafka_error_name(error) : rd_kafka_err2name(l->elems[0].err));
-		r = -EAGAIN;
-	} else {
-		applier_rewind_clear(&c->shared, p);
-		c->parts[p].at_end = false;
-		lag_assign(c->lagm, p, l->elems[0].offset); /* behind again: the lag says so */
-	}
-	if (error)
-		rd_kafka_error_destroy(error);
-	rd_kafka_topic_partition_list_destroy(l);
-	return r;
-}
-
-/* The rewinds the appliers asked for. */
-static void consumer_rewind(struct consumer *c)
-{
-	if (atomic_load(&c->shared.rewinds) == 0)
-		return;
-	for (int32_t p = 0; p < APPLIER_MAX_PARTITIONS && !*c->stop; p++)
-		if (atomic_load(&c->shared.parts[p].rewind))
-			consumer_rewind_one(c, p);
-}
-
-static void consumer_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
-			       rd_kafka_topic_partition_list_t *parts, void *opaque)
-{
-	struct consumer *c = opaque;
-	bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
-	rd_kafka_error_t *error = NULL;
-	rd_kafka_resp_err_t ret = RD_KAFKA_RESP_ERR_NO_ERROR;
-
-	if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		consumer_assign(c, parts);
-		if (cooperative)
-			error = rd_kafka_incremental_assign(rk, parts);
-		else
-			ret = rd_kafka_assign(rk, parts);
-		if (c->paused) /* still stalled: the new ones wait too */
-			rd_kafka_pause_partitions(rk, parts);
-	} else {
-		consumer_revoke(c, parts);
-		if (cooperative)
-			error = rd_kafka_incremental_unassign(rk, parts);
-		else
-			ret = rd_kafka_assign(rk, NULL);
-	}
-	if (error) {
-		log_error("rebalance_failed", "error=%s", rd_kafka_error_name(error));
-		rd_kafka_error_destroy(error);
-	} else if (ret) {
-		log_error("rebalance_failed", "error=%s", rd_kafka_err2name(ret));
-	}
 }
 
 /* Pauses or resumes every assigned partition. */
@@ -451,85 +212,32 @@ static void consumer_eof(struct consumer *c, const rd_kafka_message_t *m)
 		c->parts[m->partition].at_end = true;
 }
 
-/* Whether any broker connection is up, from the statistics' "brokers". */
-static bool consumer_stats_brokers_up(struct json_object *root)
+/* One partition's offsets from the statistics, for the lag. */
+static void consumer_stats_partition(void *arg, const struct kstats_partition *kp)
 {
-	struct json_object *brokers, *state;
+	struct consumer *c = arg;
 
-	if (!json_object_object_get_ex(root, "brokers", &brokers) ||
-	    !json_object_is_type(brokers, json_type_object))
-		return false;
-	json_object_object_foreach(brokers, name, b)
-	{
-		(void)name;
-		if (json_object_object_get_ex(b, "state", &state) &&
-		    strcmp(json_object_get_string(state), "UP") == 0)
-			return true;
-	}
-	return false;
-}
-
-static int64_t consumer_stats_int(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_int64(v) : -1;
-}
-
-/* What the statistics say of each assigned partition's lag, for lag.c:
- * the high watermark of the last fetch (frozen while the partition is
- * paused, which is why lag.c also asks the broker), the offset stored
- * after the last PostgreSQL commit, and failing those, the offset committed
- * to Kafka or the next one read. */
-static void consumer_stats_lag(struct consumer *c, struct json_object *root)
-{
-	static const char *const fallbacks[] = { "committed_offset", "app_offset", "next_offset" };
-	struct json_object *topics, *topic, *parts;
-
-	if (!json_object_object_get_ex(root, "topics", &topics) ||
-	    !json_object_object_get_ex(topics, c->topic, &topic) ||
-	    !json_object_object_get_ex(topic, "partitions", &parts) ||
-	    !json_object_is_type(parts, json_type_object))
+	if (!consumer_partition_ok(kp->partition) || !c->parts[kp->partition].assigned)
 		return;
-	json_object_object_foreach(parts, key, part)
-	{
-		char *end;
-		long p = strtol(key, &end, 10);
-		int64_t fallback = -1;
-
-		if (*end || p < 0 || !consumer_partition_ok((int32_t)p) || !c->parts[p].assigned)
-			continue;
-		for (size_t i = 0; fallback < 0 && i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
-			fallback = consumer_stats_int(part, fallbacks[i]);
-		lag_note_stats(c->lagm, (int32_t)p, consumer_stats_int(part, "hi_offset"),
-			       consumer_stats_int(part, "stored_offset"), fallback);
-	}
+	lag_note_stats(c->lagm, kp->partition, kp->hi_offset, kp->stored_offset, kp->fallback);
 }
 
 /* librdkafka's statistics, served by rd_kafka_consumer_poll() on the
- * polling thread, so c->parts may be read here. */
+ * polling thread, so c->parts may be read here. A report that does not
+ * parse changes nothing. */
 static int consumer_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
 {
 	struct consumer *c = opaque;
-	struct json_tokener *tok = json_tokener_new();
-	struct json_object *root;
 	bool up;
 
 	(void)rk;
-	if (!tok)
+	if (kstats_parse(json, len, c->topic, &up, consumer_stats_partition, c) < 0)
 		return 0;
-	root = json_tokener_parse_ex(tok, json, (int)len);
-	json_tokener_free(tok);
-	if (!root)
-		return 0;
-	up = consumer_stats_brokers_up(root);
 	if (up != atomic_load(&c->kafka_up))
 		log_notice(up ? "kafka_up" : "kafka_down", "topic=%s", c->topic);
 	atomic_store(&c->kafka_up, up);
 	metrics_gauge_set(c->m_kafka_up, NULL, up ? 1 : 0);
-	consumer_stats_lag(c, root);
-	json_object_put(root);
-	return 0;
+	return 0; /* json is librdkafka's to free */
 }
 
 bool consumer_ready(const struct consumer *c)
@@ -573,17 +281,49 @@ void consumer_free(struct consumer *c)
 	free(c);
 }
 
-int consumer_new(struct consumer **out, const struct consumer_options *opt, struct store *store,
-		 struct dlq *dlq, char *err, size_t errsize)
+/* The consumer's memory and what starts out at "unknown". Returns NULL when
+ * out of memory. */
+static struct consumer *consumer_alloc(const struct consumer_options *opt, struct store *store)
+{
+	struct consumer *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->opt = *opt;
+	c->store = store;
+	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	c->group = strdup(opt->group);
+	c->topic = strdup(opt->topic);
+	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
+	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
+	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
+	c->room.jobs = CONSUMER_QUEUE_JOBS;
+	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
+	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
+	c->backlog = calloc(c->nappliers, sizeof(*c->backlog));
+	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers ||
+	    !c->backlog) {
+		consumer_free(c);
+		return NULL;
+	}
+	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
+		c->parts[i].end_offset = -1;
+		c->parts[i].applier = -1;
+	}
+	return c;
+}
+
+/* The librdkafka consumer, with the settings that are the worker's own. */
+static int consumer_open_kafka(struct consumer *c, char *err, size_t errsize)
 {
 	const char *defaults[] = {
-		"group.id", opt->group,
+		"group.id", c->opt.group,
 		"partition.assignment.strategy", "cooperative-sticky",
 		"enable.auto.offset.store", "false",
 		"enable.auto.commit", "true",
 		"auto.commit.interval.ms", "1000",
 		"auto.offset.reset", "earliest",
-		"enable.partition.eof", opt->exit_at_end ? "true" : "false",
+		"enable.partition.eof", c->opt.exit_at_end ? "true" : "false",
 		/* What librdkafka prefetches is memory: keep it near what the
 		 * appliers can hold, not the 64 MiB default. */
 		"queued.max.messages.kbytes", CONSUMER_PREFETCH_KBYTES,
@@ -607,49 +347,40 @@ int consumer_new(struct consumer **out, const struct consumer_options *opt, stru
 		"statistics.interval.ms", CONSUMER_STATS_MS,
 		NULL,
 	};
-	struct consumer *c = calloc(1, sizeof(*c));
-	rd_kafka_conf_t *conf = NULL;
-	char errstr[512];
-	int r = -EINVAL;
+	const struct kafka_client_options ko = {
+		.type = RD_KAFKA_CONSUMER,
+		.what = "consumer",
+		.brokers = c->opt.brokers,
+		.defaults = defaults,
+		.props = c->opt.kafka_props,
+		.opaque = c,
+		.rebalance_cb = rebalance_cb,
+		.stats_cb = consumer_stats,
+	};
+	int r = kafka_client_new(&c->rk, &ko, err, errsize);
+
+	if (r < 0)
+		return r;
+	rd_kafka_poll_set_consumer(c->rk);
+	return 0;
+}
+
+int consumer_new(struct consumer **out, const struct consumer_options *opt, struct store *store,
+		 struct dlq *dlq, char *err, size_t errsize)
+{
+	struct consumer *c = consumer_alloc(opt, store);
+	int r;
 
 	if (!c)
 		goto nomem;
-	c->opt = *opt;
-	c->store = store;
-	c->seed = (unsigned)time(NULL) ^ (unsigned)getpid();
-	c->group = strdup(opt->group);
-	c->topic = strdup(opt->topic);
-	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
-	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
-	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
-	c->room.jobs = CONSUMER_QUEUE_JOBS;
-	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
-	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
-	c->backlog = calloc(c->nappliers, sizeof(*c->backlog));
-	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers || !c->backlog)
-		goto nomem;
-	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
-		c->parts[i].end_offset = -1;
-		c->parts[i].applier = -1;
-	}
-	conf = kafka_conf_new(opt->brokers, defaults, opt->kafka_props, err, errsize);
-	if (!conf)
-		goto fail;
 	consumer_register_metrics(c, opt->metrics);
-	rd_kafka_conf_set_rebalance_cb(conf, consumer_rebalance);
-	rd_kafka_conf_set_stats_cb(conf, consumer_stats);
-	rd_kafka_conf_set_opaque(conf, c);
-	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (!c->rk) {
-		snprintf(err, errsize, "consumer: %s", errstr);
+	r = consumer_open_kafka(c, err, errsize);
+	if (r < 0)
 		goto fail;
-	}
-	conf = NULL; /* now owned by c->rk */
-	rd_kafka_poll_set_consumer(c->rk);
 	if (kicker_start(&c->kicker, c->rk, c->topic) < 0 ||
 	    lag_start(&c->lagm, c->rk, c->topic, APPLIER_MAX_PARTITIONS, c->m_lag) < 0)
 		goto nomem;
-	if (opt->exit_at_end && consumer_read_ends(c, err, errsize) < 0)
+	if (opt->exit_at_end && (r = consumer_read_ends(c, err, errsize)) < 0)
 		goto fail;
 	c->shared.rk = c->rk;
 	c->shared.group = c->group;
@@ -669,8 +400,6 @@ nomem:
 	snprintf(err, errsize, "out of memory");
 	r = -ENOMEM;
 fail:
-	if (conf)
-		rd_kafka_conf_destroy(conf);
 	consumer_free(c);
 	return r;
 }
@@ -779,7 +508,7 @@ static bool consumer_housekeeping(struct consumer *c)
 {
 	uint64_t now;
 
-	consumer_rewind(c);
+	rebalance_rewind(c);
 	notify_watchdog();
 	now = clock_mono_ms();
 	if (now - c->last_status_ms >= 5000) {

@@ -1,10 +1,13 @@
 /* consumer: the worker's polling loop. Reads batches from the topic as a
  * member of a consumer group and hands each partition's batches, in order,
- * to one of its appliers (applier.h), which apply them to PostgreSQL, send
- * poison to the DLQ and store the Kafka offset only after PostgreSQL
- * committed. The consumer itself loads the partitions' offsets from
- * PostgreSQL at assignment, rewinds a partition whose fence failed, and
- * keeps memory bounded (holds, then pauses, when the appliers are full). */
+ * to one of its appliers (applier.h). The appliers do the rest of a batch's
+ * life: apply it to PostgreSQL, send poison to the DLQ (dlq.h) themselves,
+ * and store the Kafka offset only after PostgreSQL committed; librdkafka
+ * commits what was stored (and the consumer once more at a revocation and
+ * at close). The consumer loads the partitions' offsets from PostgreSQL at
+ * assignment and rewinds a partition whose fence failed (rebalance.c),
+ * keeps memory bounded (holds, then pauses, when the appliers are full),
+ * and reads librdkafka's statistics (kstats.h) for readiness and the lag. */
 #ifndef PATIENTS_CONSUMER_H
 #define PATIENTS_CONSUMER_H
 
@@ -45,12 +48,15 @@ struct consumer;
  * store (the polling thread's connection, for offsets) and dlq are borrowed
  * and must outlive it. Returns 0; -EINVAL (a setting librdkafka refused, a
  * topic it cannot read with exit_at_end) or -ENOMEM, with a message in err;
- * or another negative errno when a thread cannot start. */
+ * or pthread_create's negative errno when an applier's thread cannot start
+ * (err names the applier). */
 int consumer_new(struct consumer **out, const struct consumer_options *opt, struct store *store,
 		 struct dlq *dlq, char *err, size_t errsize);
 
-/* Runs until *stop is set or, with
- * exit_at_end, until caught up. Returns 0, or -EIO if Kafka failed fatally. */
+/* Subscribes, waits for the topic's metadata (then READY=1), and polls
+ * until *stop is set or, with exit_at_end, until caught up. Errors Kafka
+ * reports meanwhile are logged and waited out. Returns 0, or -EIO when the
+ * subscription itself fails. */
 int consumer_run(struct consumer *c, volatile sig_atomic_t *stop);
 
 const struct consumer_totals *consumer_totals(const struct consumer *c);

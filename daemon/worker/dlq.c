@@ -67,23 +67,18 @@ static int dlq_producer_new(const struct dlq *d, struct dlq_producer **out, char
 			    size_t errsize)
 {
 	struct dlq_producer *p = calloc(1, sizeof(*p));
-	rd_kafka_conf_t *conf = p ? rd_kafka_conf_dup(d->conf) : NULL;
-	char errstr[512];
+	int r;
 
 	*out = NULL;
-	if (!conf) {
-		free(p);
+	if (!p) {
 		snprintf(err, errsize, "out of memory");
 		return -ENOMEM;
 	}
-	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (!p->rk) {
-		rd_kafka_conf_destroy(conf);
+	r = kafka_client_new(&p->rk, &d->ko, err, errsize);
+	if (r < 0) {
 		free(p);
-		snprintf(err, errsize, "DLQ producer: %s", errstr);
-		return -EINVAL;
+		return r;
 	}
-	/* conf now owned by p->rk */
 	p->refs = 1;
 	*out = p;
 	return 0;
@@ -107,19 +102,22 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
 	memset(d, 0, sizeof(*d));
 	pthread_mutex_init(&d->mu, NULL);
 	d->open = true;
-	d->conf = kafka_conf_new(brokers, defaults, props, err, errsize);
-	if (!d->conf)
-		return -EINVAL;
-	rd_kafka_conf_set_dr_msg_cb(d->conf, dlq_delivered);
+	d->ko = (struct kafka_client_options){
+		.type = RD_KAFKA_PRODUCER,
+		.what = "DLQ producer",
+		.brokers = brokers,
+		.defaults = defaults,
+		.props = props,
+		.dr_msg_cb = dlq_delivered,
+	};
 	r = dlq_producer_new(d, &d->cur, err, errsize);
-	if (r < 0)
-		return r;
-	d->topic = strdup(topic);
-	if (!d->topic) {
+	if (r == 0 && !(d->topic = strdup(topic))) {
 		snprintf(err, errsize, "out of memory");
-		return -ENOMEM;
+		r = -ENOMEM;
 	}
-	return 0;
+	if (r < 0)
+		dlq_close(d); /* zeroed, as the caller may expect */
+	return r;
 }
 
 /* The producer to send with, with a reference for the caller: the current
@@ -264,8 +262,6 @@ void dlq_close(struct dlq *d)
 {
 	if (d->cur)
 		dlq_release(d, d->cur); /* the dlq's own reference: senders are gone */
-	if (d->conf)
-		rd_kafka_conf_destroy(d->conf);
 	if (d->open)
 		pthread_mutex_destroy(&d->mu);
 	free(d->topic);

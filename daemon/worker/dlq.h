@@ -9,6 +9,8 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "kafka.h"
+
 struct settings_list;
 struct dlq_producer;
 
@@ -21,14 +23,15 @@ struct dlq_producer;
 struct dlq {
 	pthread_mutex_t mu; /* guards cur and the producers' refs */
 	bool open;	    /* mu initialised */
-	rd_kafka_conf_t *conf; /* template of every producer */
+	struct kafka_client_options ko; /* every producer's, brokers and props borrowed */
 	struct dlq_producer *cur;
 	char *topic;
 };
 
-/* Creates the producer (d may be all zeros before; dlq_close is safe
- * whatever this returns). Returns 0, or -EINVAL / -ENOMEM with a message
- * in err. */
+/* Creates the producer (kafka_client_new). brokers and props are borrowed:
+ * they must outlive d (each replacement producer is made from them).
+ * Returns 0, or -EINVAL (a property librdkafka refused, or the producer
+ * itself) or -ENOMEM, with a message in err; d is zeroed on failure. */
 int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *props,
 	     const char *topic, char *err, size_t errsize);
 
@@ -36,16 +39,18 @@ int dlq_open(struct dlq *d, const char *brokers, const struct settings_list *pro
  * error.message, source.topic, source.partition, source.offset, and waits
  * up to timeout_ms for the acknowledgement, asking wanted(opaque) every
  * 100 ms whether it is still wanted (NULL: always). Returns 0 once
- * delivered, -ECANCELED when no longer wanted, -EIO otherwise (the caller
+ * delivered, -ECANCELED when no longer wanted, -ENOMEM before sending,
+ * -EIO otherwise: refused, failed or not acknowledged in time (the caller
  * retries later; the DLQ may then get it twice, never zero times). A
- * producer found failed for good is replaced first (logged once as
+ * producer found failed for good is replaced first (logged as
  * dlq_producer_replaced with librdkafka's cause). Thread-safe: appliers
  * share one producer. */
 int dlq_send(struct dlq *d, const rd_kafka_message_t *src, const char *error_class,
 	     const char *error_message, int timeout_ms, bool (*wanted)(void *), void *opaque);
 
-/* Destroys the producers (what is still queued was given up on: purged);
- * a d left all zeros, or whose dlq_open failed, is fine. */
+/* Purges what was never acknowledged (every dlq_send that returned 0 was),
+ * waits up to 5 s for the purge's reports, destroys the producers. Safe on
+ * a zeroed d. */
 void dlq_close(struct dlq *d);
 
 #endif

@@ -1,151 +1,65 @@
 /* patients-worker: applies the batches of the patients topic to PostgreSQL,
- * one transaction per batch, as a member of a consumer group (DESIGN.md s.4). */
+ * one transaction per batch, as a member of a consumer group (DESIGN.md s.4).
+ * This file: the one-shot commands (--migrate, --prune-*), the wait for a
+ * usable PostgreSQL, and the order of start and stop around the consumer's
+ * loop; the options are in options.c, start-up and signals in
+ * common/daemon.c. */
 #include "config.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdatomic.h>
-#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "admin.h"
 #include "clock.h"
 #include "consumer.h"
+#include "daemon.h"
 #include "date.h"
 #include "dlq.h"
 #include "exitcode.h"
 #include "grants.h"
-#include "kafka.h"
 #include "log.h"
 #include "metrics.h"
 #include "notify.h"
+#include "options.h"
 #include "prune.h"
-#include "settings.h"
 #include "store.h"
 
-
-struct worker_config {
-	char *brokers;
-	char *topic;
-	char *dlq_topic;
-	char *group;
-	char *db;
-	struct settings_list kafka_props;
-	char *kafka_props_file;
-	bool from_beginning;
-	char *from_time;
-	bool exit_at_end;
-	long long retry_max_ms;
-	long long db_connections;
-	bool migrate;
-	char *prune_batches;
-	struct settings_list prune_groups;
-	char *log_level;
-	char *log_file;
-	char *admin_listen;
-	bool help;
-	bool version;
+/* What the admin thread's /readyz reads: the running consumer, once there
+ * is one. */
+struct readiness {
+	_Atomic(struct consumer *) consumer;
 };
 
-#define OPT(f) offsetof(struct worker_config, f)
-static const struct setting worker_settings[] = {
-	{ "brokers", 'b', SETTING_STRING, "PATIENTS_KAFKA_BROKERS", "127.0.0.1:9092", 0, 0,
-	  OPT(brokers), "HOST:PORT,...", "Kafka bootstrap servers" },
-	{ "topic", 't', SETTING_STRING, "PATIENTS_TOPIC", "patients.v1", 0, 0, OPT(topic), "NAME",
-	  "topic the batches are read from" },
-	{ "dlq-topic", 0, SETTING_STRING, "PATIENTS_DLQ_TOPIC", "patients.v1.dlq", 0, 0,
-	  OPT(dlq_topic), "NAME", "topic poison batches are sent to" },
-	{ "group", 'g', SETTING_STRING, "PATIENTS_GROUP", "patients-worker", 0, 0, OPT(group), "NAME",
-	  "consumer group; a new one with --from-beginning replays the topic" },
-	{ "db", 'd', SETTING_STRING, "PATIENTS_DB", "", 0, 0, OPT(db), "CONNINFO",
-	  "libpq connection string or URI; empty: libpq's PG* variables" },
-	{ "kafka-prop", 'X', SETTING_LIST, "PATIENTS_KAFKA_PROPS", NULL, 0, 0, OPT(kafka_props),
-	  "KEY=VALUE", "any librdkafka property, repeatable (env: ';'-separated)" },
-	{ "kafka-props-file", 0, SETTING_STRING, "PATIENTS_KAFKA_PROPS_FILE", NULL, 0, 0,
-	  OPT(kafka_props_file), "PATH",
-	  "librdkafka key=value lines (# comments), before -X: put sasl.password here" },
-	{ "from-beginning", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(from_beginning), NULL,
-	  "partitions with no offset in PostgreSQL start at the beginning" },
-	{ "from-time", 0, SETTING_STRING, NULL, NULL, 0, 0, OPT(from_time), "RFC3339",
-	  "partitions with no offset in PostgreSQL start at this time" },
-	{ "exit-at-end", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(exit_at_end), NULL,
-	  "exit once caught up with the end offsets seen at start" },
-	{ "retry-max-ms", 0, SETTING_INT, "PATIENTS_RETRY_MAX_MS", "30000", 100, 3600000,
-	  OPT(retry_max_ms), "MS", "longest wait between retries of a transient failure" },
-	{ "db-connections", 'c', SETTING_INT, "PATIENTS_DB_CONNECTIONS", "2", 1, 64,
-	  OPT(db_connections), "N",
-	  "PostgreSQL connections: batches of different partitions applied at once" },
-	{ "migrate", 0, SETTING_FLAG, NULL, NULL, 0, 0, OPT(migrate), NULL,
-	  "apply pending schema migrations and exit" },
-	{ "prune-batches-older-than", 0, SETTING_STRING, NULL, NULL, 0, 0, OPT(prune_batches),
-	  "DURATION", "delete patient_batches rows applied before now - DURATION (30d, 12h...), exit" },
-	{ "prune-group", 0, SETTING_LIST, NULL, NULL, 0, 0, OPT(prune_groups), "GROUP",
-	  "delete an idle group's consumer_offsets rows (never --group's), exit; repeatable" },
-	{ "log-level", 'l', SETTING_STRING, "PATIENTS_LOG_LEVEL", "info", 0, 0, OPT(log_level),
-	  "LEVEL", "error, warning, notice, info or debug" },
-	{ "log-file", 0, SETTING_STRING, "PATIENTS_LOG_FILE", NULL, 0, 0, OPT(log_file), "PATH",
-	  "append log lines to PATH instead of stderr; SIGHUP reopens it (logrotate)" },
-	{ "admin-listen", 'A', SETTING_STRING, "PATIENTS_ADMIN_LISTEN", "127.0.0.1:9102", 0, 0,
-	  OPT(admin_listen), "HOST:PORT", "/healthz, /readyz, /metrics; empty: none" },
-	{ "help", 'h', SETTING_FLAG, NULL, NULL, 0, 0, OPT(help), NULL, "show this help and exit" },
-	{ "version", 'V', SETTING_FLAG, NULL, NULL, 0, 0, OPT(version), NULL,
-	  "show the version and exit" },
+/* Everything the worker runs, from start to stop. */
+struct worker {
+	struct worker_config cfg;
+	struct consumer_options copt;
+	struct readiness readiness;
+	struct store store;
+	struct dlq dlq;
+	struct consumer *consumer;
+	struct metrics *metrics;
+	struct admin *admin;
 };
-#define NSETTINGS (sizeof(worker_settings) / sizeof(worker_settings[0]))
-
-static volatile sig_atomic_t stop_requested;
-
-/* --log-file, for the SIGHUP handler; NULL: stderr as it was given. */
-static const char *log_file;
-
-static void on_hup(int sig)
-{
-	(void)sig;
-	if (log_file)
-		(void)log_reopen(log_file);
-}
-
-/* The running consumer, once there is one, for the admin thread's /readyz. */
-static _Atomic(struct consumer *) ready_consumer;
 
 static bool ready_cb(void *arg)
 {
-	struct consumer *c = atomic_load(&ready_consumer);
+	struct readiness *r = arg;
+	struct consumer *c = atomic_load(&r->consumer);
 
-	(void)arg;
 	return c && consumer_ready(c);
 }
 
-static void on_stop(int sig)
+/* A failed PostgreSQL step, on stderr, SQLSTATE first when there is one. */
+static void worker_fail_store(const char *what, const struct store_error *err)
 {
-	if (stop_requested)
-		_exit(128 + sig); /* a second signal: the operator means it */
-	stop_requested = 1;
-}
-
-static void usage(FILE *out)
-{
-	fprintf(out,
-		"Usage: patients-worker [OPTIONS]\n"
-		"\n"
-		"Consumes patients batches from Kafka and applies each one to PostgreSQL as\n"
-		"one transaction, committing offsets only after it. Flags override PATIENTS_*\n"
-		"variables, which override defaults. PostgreSQL is reached with --db or\n"
-		"libpq's PG* variables (PGHOST, PGPORT, PGDATABASE, PGUSER, PGPASSWORD...).\n"
-		"\n");
-	settings_usage(out, worker_settings, NSETTINGS);
-	fprintf(out, "\n"
-		     "Backfill: patients-worker --group backfill-1 --from-beginning --exit-at-end\n"
-		     "Prune (as the migrator): patients-worker --prune-batches-older-than 90d\n"
-		     "  --prune-group backfill-1\n"
-		     "Signals: TERM/INT finish the batch in hand, commit and leave the group\n"
-		     "(a second one exits at once); HUP reopens --log-file.\n");
+	daemon_fail(&worker_daemon, "%s%s%s%s", what, err->sqlstate[0] ? err->sqlstate : "",
+		    err->sqlstate[0] ? " " : "", err->message);
 }
 
 /* Logs why PostgreSQL cannot be used yet: when the reason changes, and
@@ -228,10 +142,10 @@ static int wait_for_schema(struct store *store)
 			char q[300];
 			log_error("schema_not_current", "message=%s",
 				  log_quote(q, sizeof(q), err.message));
-			fprintf(stderr, "patients-worker: %s\n", err.message);
+			daemon_fail(&worker_daemon, "%s", err.message);
 			return EXITCODE_CONFIG;
 		}
-		if (stop_requested)
+		if (daemon_stopping())
 			return 1;
 		if (g == 0) {
 			if (wait_log_due(&w, err.message)) {
@@ -256,14 +170,13 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 	int r;
 
 	if (cfg->prune_batches && prune_parse_duration(cfg->prune_batches, &seconds) < 0) {
-		fprintf(stderr, "patients-worker: --prune-batches-older-than: \"%s\" is not a "
-				"duration such as 45s, 90m, 12h, 30d or 2w\n", cfg->prune_batches);
+		daemon_fail(&worker_daemon, "--prune-batches-older-than: \"%s\" is not a duration "
+					    "such as 45s, 90m, 12h, 30d or 2w", cfg->prune_batches);
 		return EXITCODE_USAGE;
 	}
 	r = store_check_schema(store, &err);
 	if (r < 0) {
-		fprintf(stderr, "patients-worker: %s%s%s\n", err.sqlstate[0] ? err.sqlstate : "",
-			err.sqlstate[0] ? " " : "", err.message);
+		worker_fail_store("", &err);
 		return r == -EIO ? EXITCODE_FAILURE : EXITCODE_CONFIG;
 	}
 	for (size_t i = 0; i < cfg->prune_groups.count; i++) {
@@ -271,14 +184,15 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 
 		r = prune_group(store, g, cfg->group, &n, &err);
 		if (r == -EPERM) {
-			fprintf(stderr, "patients-worker: refusing to prune group %s: it is this "
-					"worker's --group, the live group, which resumes from those "
-					"offsets\n", g);
+			daemon_fail(&worker_daemon, "refusing to prune group %s: it is this worker's "
+						    "--group, the live group, which resumes from those "
+						    "offsets", g);
 			return EXITCODE_FAILURE;
 		}
 		if (r == -EBUSY) {
-			fprintf(stderr, "patients-worker: refusing to prune group %s: its offsets "
-					"were written in the last hour (a backfill still running?)\n", g);
+			daemon_fail(&worker_daemon, "refusing to prune group %s: its offsets were "
+						    "written in the last hour (a backfill still running?)",
+				    g);
 			return EXITCODE_FAILURE;
 		}
 		if (r < 0)
@@ -286,16 +200,15 @@ static int run_prune(struct store *store, const struct worker_config *cfg)
 		printf("pruned %lld consumer_offsets rows of group %s\n", n, g);
 	}
 	if (cfg->prune_batches) {
-		r = prune_batches(store, seconds, &stop_requested, &n, cutoff, sizeof(cutoff), &err);
+		r = prune_batches(store, seconds, daemon_stop_flag(), &n, cutoff, sizeof(cutoff), &err);
 		if (r < 0)
 			goto fail;
 		printf("pruned %lld patient_batches rows applied before %s%s\n", n, cutoff,
-		       stop_requested ? " (stopped early)" : "");
+		       daemon_stopping() ? " (stopped early)" : "");
 	}
 	return EXITCODE_OK;
 fail:
-	fprintf(stderr, "patients-worker: prune failed: %s%s%s\n",
-		err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "", err.message);
+	worker_fail_store("prune failed: ", &err);
 	return EXITCODE_FAILURE;
 }
 
@@ -305,177 +218,155 @@ static int run_migrate(struct store *store)
 	int applied = 0;
 
 	if (store_migrate(store, &applied, &err) < 0) {
-		fprintf(stderr, "patients-worker: migration failed: %s%s%s\n",
-			err.sqlstate[0] ? err.sqlstate : "", err.sqlstate[0] ? " " : "",
-			err.message);
+		worker_fail_store("migration failed: ", &err);
 		return EXITCODE_FAILURE;
 	}
 	printf("schema is current (%d migration%s applied)\n", applied, applied == 1 ? "" : "s");
 	return EXITCODE_OK;
 }
 
+/* The settings no single table row can check, into the consumer's
+ * options. Returns 0 or EXITCODE_USAGE, having said why. */
+static int worker_check(struct worker *w)
+{
+	const struct worker_config *cfg = &w->cfg;
+
+	w->copt = (struct consumer_options){
+		.brokers = cfg->brokers,
+		.topic = cfg->topic,
+		.group = cfg->group,
+		.conninfo = cfg->db,
+		.db_connections = cfg->db_connections,
+		.kafka_props = &cfg->common.kafka_props,
+		.from_beginning = cfg->from_beginning,
+		.exit_at_end = cfg->exit_at_end,
+		.retry_max_ms = cfg->retry_max_ms,
+	};
+	if (cfg->from_time && (date_parse_rfc3339_ms(cfg->from_time, &w->copt.from_time_ms) < 0 ||
+			       w->copt.from_time_ms <= 0)) {
+		daemon_fail(&worker_daemon, "--from-time: \"%s\" is not an RFC 3339 time such as "
+					    "2026-11-24T10:00:00Z", cfg->from_time);
+		return EXITCODE_USAGE;
+	}
+	return 0;
+}
+
+/* /metrics and /readyz, up before PostgreSQL and Kafka are: /healthz
+ * answers, /readyz says why not yet. */
+static int worker_start_admin(struct worker *w)
+{
+	struct admin_options aopt = {
+		.listen = w->cfg.admin_listen,
+		.ready = ready_cb,
+		.ready_arg = &w->readiness,
+	};
+	char err[600];
+	int r;
+
+	w->metrics = metrics_new();
+	if (!w->metrics) {
+		daemon_fail(&worker_daemon, "out of memory");
+		return EXITCODE_FAILURE;
+	}
+	w->copt.metrics = w->metrics;
+	aopt.metrics = w->metrics;
+	if (!w->cfg.admin_listen || !*w->cfg.admin_listen)
+		return 0;
+	r = admin_start(&w->admin, &aopt, err, sizeof(err));
+	if (r < 0) {
+		daemon_fail(&worker_daemon, "%s", err);
+		return exitcode_for(r);
+	}
+	return 0;
+}
+
+/* The admin listener, a usable PostgreSQL, the DLQ producer and the
+ * consumer, in that order. Returns 0, or the exit status to stop with
+ * (EXITCODE_OK when stopped while waiting), having said why. */
+static int worker_start(struct worker *w)
+{
+	char err[600];
+	int r = worker_start_admin(w);
+
+	if (r != 0)
+		return r;
+	r = wait_for_schema(&w->store);
+	if (r != 0)
+		return r == 1 ? EXITCODE_OK : r;
+	r = dlq_open(&w->dlq, w->cfg.brokers, &w->cfg.common.kafka_props, w->cfg.dlq_topic, err,
+		     sizeof(err));
+	if (r == 0)
+		r = consumer_new(&w->consumer, &w->copt, &w->store, &w->dlq, err, sizeof(err));
+	if (r < 0) {
+		daemon_fail(&worker_daemon, "%s", err);
+		return exitcode_for(r);
+	}
+	atomic_store(&w->readiness.consumer, w->consumer);
+	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s admin=%s", w->cfg.group,
+		   w->cfg.topic, w->cfg.dlq_topic, w->admin ? w->cfg.admin_listen : "-");
+	return 0;
+}
+
+/* The consumer's loop until TERM/INT (or the end, with --exit-at-end), then
+ * its close and the totals. Returns the exit status. */
+static int worker_run(struct worker *w)
+{
+	const struct consumer_totals *t;
+	int status = consumer_run(w->consumer, daemon_stop_flag()) == 0 ? EXITCODE_OK
+									 : EXITCODE_FAILURE;
+
+	notify_stopping();
+	consumer_close(w->consumer);
+	if (!w->cfg.exit_at_end && !daemon_stopping())
+		return status;
+	t = consumer_totals(w->consumer);
+	log_notice("worker_stopping", "batches=%" PRIu64 " patients=%" PRIu64 " rows_written=%" PRIu64
+		   " dead_lettered=%" PRIu64 " retries=%" PRIu64, t->batches, t->patients,
+		   t->rows_written, t->dead_lettered, t->retries);
+	if (w->cfg.exit_at_end)
+		printf("applied %" PRIu64 " batches, %" PRIu64 " patients (%" PRIu64
+		       " rows written), %" PRIu64 " sent to the DLQ\n", t->batches, t->patients,
+		       t->rows_written, t->dead_lettered);
+	return status;
+}
+
+/* Frees what worker_start made; any part may be missing. */
+static void worker_stop(struct worker *w)
+{
+	/* The admin thread may be reading the consumer: it goes first. */
+	admin_stop(w->admin);
+	atomic_store(&w->readiness.consumer, NULL);
+	consumer_free(w->consumer);
+	dlq_close(&w->dlq);
+	store_close(&w->store);
+	metrics_free(w->metrics);
+}
+
 int main(int argc, char **argv)
 {
-	struct worker_config cfg = { 0 };
-	struct store store = { 0 };
-	struct dlq dlq = { 0 };
-	struct consumer *consumer = NULL;
-	struct consumer_options opt;
-	struct metrics *metrics = NULL;
-	struct admin *admin = NULL;
-	struct sigaction sa;
-	char err[600];
-	int level, ret = EXITCODE_FAILURE;
+	static struct worker w;
+	int status, r;
 
-	if (settings_load(worker_settings, NSETTINGS, &cfg, argc, argv, err, sizeof(err)) < 0) {
-		fprintf(stderr, "patients-worker: %s\n", err);
-		ret = EXITCODE_USAGE;
+	if (!daemon_start(&worker_daemon, &w.cfg, &w.cfg.common, argc, argv, &status))
+		goto out;
+	status = worker_check(&w);
+	if (status != 0)
+		goto out;
+	r = store_init(&w.store, w.cfg.db);
+	if (r < 0) {
+		daemon_fail(&worker_daemon, "cannot set up the PostgreSQL connection: %s",
+			    strerror(-r));
+		status = exitcode_for(r);
 		goto out;
 	}
-	if (cfg.help) {
-		usage(stdout);
-		ret = EXITCODE_OK;
-		goto out;
-	}
-	if (cfg.version) {
-		printf("patients-worker %s\n", PACKAGE_VERSION);
-		ret = EXITCODE_OK;
-		goto out;
-	}
-	if (cfg.kafka_props_file &&
-	    kafka_props_file_load(cfg.kafka_props_file, &cfg.kafka_props, err, sizeof(err)) < 0) {
-		fprintf(stderr, "patients-worker: %s\n", err);
-		ret = EXITCODE_CONFIG;
-		goto out;
-	}
-	level = log_level_parse(cfg.log_level);
-	if (level < 0) {
-		fprintf(stderr, "patients-worker: --log-level: \"%s\" is not one of error, warning, "
-				"notice, info, debug\n", cfg.log_level);
-		ret = EXITCODE_USAGE;
-		goto out;
-	}
-	log_set_level((enum log_level)level);
-	opt = (struct consumer_options){
-		.brokers = cfg.brokers,
-		.topic = cfg.topic,
-		.group = cfg.group,
-		.conninfo = cfg.db,
-		.db_connections = cfg.db_connections,
-		.kafka_props = &cfg.kafka_props,
-		.from_beginning = cfg.from_beginning,
-		.exit_at_end = cfg.exit_at_end,
-		.retry_max_ms = cfg.retry_max_ms,
-	};
-	if (cfg.from_time) {
-		if (date_parse_rfc3339_ms(cfg.from_time, &opt.from_time_ms) < 0 ||
-		    opt.from_time_ms <= 0) {
-			fprintf(stderr, "patients-worker: --from-time: \"%s\" is not an RFC 3339 "
-					"time such as 2026-11-24T10:00:00Z\n", cfg.from_time);
-			ret = EXITCODE_USAGE;
-			goto out;
-		}
-	}
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_stop;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	/* With --log-file, HUP reopens it (logrotate); under journald there
-	 * is nothing to reopen and HUP is harmless. */
-	if (cfg.log_file && *cfg.log_file) {
-		int r = log_reopen(cfg.log_file);
-
-		if (r < 0) {
-			fprintf(stderr, "patients-worker: --log-file %s: %s\n", cfg.log_file,
-				strerror(-r));
-			ret = EXITCODE_CONFIG;
-			goto out;
-		}
-		log_file = cfg.log_file;
-	}
-	sa.sa_handler = on_hup;
-	sa.sa_flags = SA_RESTART; /* nothing to stop for: no call should see EINTR */
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
-	if (store_init(&store, cfg.db) < 0) {
-		fprintf(stderr, "patients-worker: out of memory\n");
-		goto out; /* EXITCODE_FAILURE */
-	}
-	if (cfg.migrate) {
-		ret = run_migrate(&store);
-		goto out;
-	}
-	if (cfg.prune_batches || cfg.prune_groups.count) {
-		ret = run_prune(&store, &cfg);
-		goto out;
-	}
-	/* Up before PostgreSQL and Kafka are: /healthz answers, /readyz says
-	 * why not yet. */
-	metrics = metrics_new();
-	if (!metrics) {
-		fprintf(stderr, "patients-worker: out of memory\n");
-		goto out;
-	}
-	opt.metrics = metrics;
-	if (cfg.admin_listen && *cfg.admin_listen) {
-		struct admin_options aopt = {
-			.listen = cfg.admin_listen,
-			.metrics = metrics,
-			.ready = ready_cb,
-		};
-
-		if (admin_start(&admin, &aopt, err, sizeof(err)) < 0) {
-			fprintf(stderr, "patients-worker: %s\n", err);
-			ret = EXITCODE_CONFIG;
-			goto out;
-		}
-	}
-	ret = wait_for_schema(&store);
-	if (ret != 0) {
-		if (ret == 1)
-			ret = EXITCODE_OK; /* stopped while waiting */
-		goto out;
-	}
-	{
-		int r = dlq_open(&dlq, cfg.brokers, &cfg.kafka_props, cfg.dlq_topic, err,
-				 sizeof(err));
-
-		if (r == 0)
-			r = consumer_new(&consumer, &opt, &store, &dlq, err, sizeof(err));
-		if (r < 0) {
-			fprintf(stderr, "patients-worker: %s\n", err);
-			ret = exitcode_for(r);
-			goto out;
-		}
-	}
-	atomic_store(&ready_consumer, consumer);
-	log_notice("worker_started", "group=%s topic=%s dlq_topic=%s admin=%s", cfg.group,
-		   cfg.topic, cfg.dlq_topic, admin ? cfg.admin_listen : "-");
-	ret = consumer_run(consumer, &stop_requested) == 0 ? EXITCODE_OK : EXITCODE_FAILURE;
-	notify_stopping();
-	consumer_close(consumer);
-	if (cfg.exit_at_end || stop_requested) {
-		const struct consumer_totals *t = consumer_totals(consumer);
-		log_notice("worker_stopping", "batches=%" PRIu64 " patients=%" PRIu64
-			   " rows_written=%" PRIu64 " dead_lettered=%" PRIu64 " retries=%" PRIu64,
-			   t->batches, t->patients, t->rows_written, t->dead_lettered, t->retries);
-		if (cfg.exit_at_end)
-			printf("applied %" PRIu64 " batches, %" PRIu64 " patients (%" PRIu64
-			       " rows written), %" PRIu64 " sent to the DLQ\n", t->batches,
-			       t->patients, t->rows_written, t->dead_lettered);
-	}
+	if (w.cfg.migrate)
+		status = run_migrate(&w.store);
+	else if (w.cfg.prune_batches || w.cfg.prune_groups.count)
+		status = run_prune(&w.store, &w.cfg);
+	else if ((status = worker_start(&w)) == 0 && w.consumer)
+		status = worker_run(&w);
 out:
-	/* The admin thread may be reading the consumer: it goes first. */
-	admin_stop(admin);
-	atomic_store(&ready_consumer, NULL);
-	consumer_free(consumer);
-	dlq_close(&dlq);
-	store_close(&store);
-	metrics_free(metrics);
-	log_file = NULL;
-	settings_free(worker_settings, NSETTINGS, &cfg);
-	return ret;
+	worker_stop(&w);
+	daemon_end(&worker_daemon, &w.cfg);
+	return status;
 }

@@ -74,16 +74,12 @@ int prune_batches(struct store *s, long long older_than_s, volatile sig_atomic_t
 	 * keeps what it did. The applied_at index (migration 002) makes each
 	 * chunk cost its own rows, not a scan of the table. */
 	do {
-		res = PQexecParams(s->conn,
-				   "DELETE FROM patient_batches WHERE request_id IN ("
-				   " SELECT request_id FROM patient_batches"
-				   " WHERE applied_at < $1::timestamptz LIMIT $2::int)",
-				   2, NULL, p2, NULL, NULL, 0);
-		if (store_result_check(s, res, PGRES_COMMAND_OK, err) < 0)
+		if (store_exec_rows(s,
+				    "DELETE FROM patient_batches WHERE request_id IN ("
+				    " SELECT request_id FROM patient_batches"
+				    " WHERE applied_at < $1::timestamptz LIMIT $2::int)",
+				    2, p2, &n, err) < 0)
 			goto fail;
-		n = strtoll(PQcmdTuples(res), NULL, 10);
-		PQclear(res);
-		res = NULL;
 		*deleted += n;
 		log_debug("prune_chunk", "table=patient_batches deleted=%lld", n);
 	} while (n == PRUNE_CHUNK_ROWS && !(stop && *stop));
@@ -118,16 +114,12 @@ int prune_group(struct store *s, const char *group, const char *live_group, long
 	snprintf(idle, sizeof(idle), "%d", PRUNE_GROUP_IDLE_S);
 	/* The recent-write guard is in the DELETE itself, not a check
 	 * before it: a backfill that wrote meanwhile keeps its rows. */
-	res = PQexecParams(s->conn,
-			   "DELETE FROM consumer_offsets WHERE group_id = $1 AND NOT EXISTS ("
-			   " SELECT 1 FROM consumer_offsets WHERE group_id = $1"
-			   " AND updated_at > now() - $2::bigint * interval '1 second')",
-			   2, NULL, params, NULL, NULL, 0);
-	if (store_result_check(s, res, PGRES_COMMAND_OK, err) < 0)
+	if (store_exec_rows(s,
+			    "DELETE FROM consumer_offsets WHERE group_id = $1 AND NOT EXISTS ("
+			    " SELECT 1 FROM consumer_offsets WHERE group_id = $1"
+			    " AND updated_at > now() - $2::bigint * interval '1 second')",
+			    2, params, deleted, err) < 0)
 		goto fail;
-	*deleted = strtoll(PQcmdTuples(res), NULL, 10);
-	PQclear(res);
-	res = NULL;
 	if (*deleted == 0) {
 		res = PQexecParams(s->conn,
 				   "SELECT count(*) FROM consumer_offsets WHERE group_id = $1", 1,

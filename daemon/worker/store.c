@@ -170,8 +170,8 @@ void store_close(struct store *s)
 	if (s->conn)
 		PQfinish(s->conn);
 	s->conn = NULL;
-	for (size_t i = 0; i < 6; i++)
-		free(s->arrays[i]);
+	for (size_t i = 0; i < STORE_NARRAYS; i++)
+		pgarray_free(&s->arrays[i]);
 	free(s->conninfo);
 	memset(s, 0, sizeof(*s));
 }
@@ -220,6 +220,17 @@ int store_result_check(struct store *s, const PGresult *res, ExecStatusType want
 		return 0;
 	store_error_set(s, err, res);
 	return -EIO;
+}
+
+int store_exec_rows(struct store *s, const char *sql, int nparams, const char *const *params,
+		    long long *rows, struct store_error *err)
+{
+	PGresult *res = PQexecParams(s->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	int r = store_result_check(s, res, PGRES_COMMAND_OK, err);
+
+	*rows = r == 0 ? strtoll(PQcmdTuples(res), NULL, 10) : 0;
+	PQclear(res);
+	return r;
 }
 
 /* Runs sql (no parameters); 0 when its status is the expected one. */
@@ -345,13 +356,15 @@ int store_check_schema(struct store *s, struct store_error *err)
 	return 0;
 }
 
-static int store_prepare(struct store *s, struct store_error *err)
+/* Connects unless connected, and prepares the apply and skip statements
+ * unless this connection has them. Returns 0 or -EIO with err set. */
+static int store_connect_prepared(struct store *s, struct store_error *err)
 {
 	PGresult *res;
-	int r;
+	int r = store_connect(s, err);
 
-	if (s->prepared)
-		return 0;
+	if (r < 0 || s->prepared)
+		return r;
 	res = PQprepare(s->conn, STORE_APPLY_STMT, store_apply_sql, SA_NPARAMS, NULL);
 	r = store_result_check(s, res, PGRES_COMMAND_OK, err);
 	PQclear(res);
@@ -391,88 +404,32 @@ int store_load_offset(struct store *s, const char *group, const char *topic, int
 	return r;
 }
 
-/* Grows array buffer i to hold at least need bytes. */
-static int store_reserve(struct store *s, size_t i, size_t need)
-{
-	char *p;
-	size_t cap = s->array_cap[i] ? s->array_cap[i] : 4096;
-
-	if (need <= s->array_cap[i])
-		return 0;
-	while (cap < need)
-		cap *= 2;
-	p = realloc(s->arrays[i], cap);
-	if (!p)
-		return -ENOMEM;
-	s->arrays[i] = p;
-	s->array_cap[i] = cap;
-	return 0;
-}
-
-/* Appends one element to a PostgreSQL array literal: NULL, or a
- * double-quoted string with '"' and '\' escaped. Worst case doubles the
- * length; reserve for it so the loop has no bounds checks to get wrong. */
-static int store_array_add(struct store *s, size_t i, size_t *len, const char *v, size_t vlen)
-{
-	char *o;
-	int r = store_reserve(s, i, *len + 2 * vlen + 8);
-
-	if (r < 0)
-		return r;
-	o = s->arrays[i] + *len;
-	if (*len > 1)
-		*o++ = ',';
-	if (!v) {
-		memcpy(o, "NULL", 4);
-		o += 4;
-	} else {
-		*o++ = '"';
-		for (size_t k = 0; k < vlen; k++) {
-			if (v[k] == '"' || v[k] == '\\')
-				*o++ = '\\';
-			*o++ = v[k];
-		}
-		*o++ = '"';
-	}
-	*len = (size_t)(o - s->arrays[i]);
-	return 0;
-}
-
+/* The batch's columns as six array literals, in SA_CODES' order. */
 static int store_build_arrays(struct store *s, const struct patient_batch *b)
 {
-	size_t len[6];
+	struct pgarray *a = s->arrays;
 	int r = 0;
 
-	for (size_t i = 0; i < 6; i++) {
-		r = store_reserve(s, i, 3);
-		if (r < 0)
-			return r;
-		s->arrays[i][0] = '{';
-		len[i] = 1;
-	}
+	for (size_t i = 0; i < STORE_NARRAYS && r == 0; i++)
+		r = pgarray_begin(&a[i]);
 	for (size_t k = 0; k < b->count && r == 0; k++) {
 		const struct patient *p = &b->patients[k];
 		const char *gender = patient_gender_name(p->gender);
 
-		r = store_array_add(s, 0, &len[0], p->code, p->code_len);
+		r = pgarray_add(&a[0], p->code, p->code_len);
 		if (r == 0)
-			r = store_array_add(s, 1, &len[1], p->first_name, p->first_name_len);
+			r = pgarray_add(&a[1], p->first_name, p->first_name_len);
 		if (r == 0)
-			r = store_array_add(s, 2, &len[2], p->last_name, p->last_name_len);
+			r = pgarray_add(&a[2], p->last_name, p->last_name_len);
 		if (r == 0)
-			r = store_array_add(s, 3, &len[3], gender, strlen(gender));
+			r = pgarray_add(&a[3], gender, strlen(gender));
 		if (r == 0)
-			r = store_array_add(s, 4, &len[4], p->birthdate, strlen(p->birthdate));
+			r = pgarray_add(&a[4], p->birthdate, strlen(p->birthdate));
 		if (r == 0)
-			r = store_array_add(s, 5, &len[5], p->email, p->email_len);
+			r = pgarray_add(&a[5], p->email, p->email_len);
 	}
-	for (size_t i = 0; i < 6 && r == 0; i++) {
-		r = store_reserve(s, i, len[i] + 2);
-		if (r == 0) {
-			s->arrays[i][len[i]] = '}';
-			s->arrays[i][len[i] + 1] = '\0';
-		}
-	}
+	for (size_t i = 0; i < STORE_NARRAYS && r == 0; i++)
+		r = pgarray_end(&a[i]);
 	return r;
 }
 
@@ -504,9 +461,7 @@ int store_apply_send(struct store *s, const struct patient_batch *batch,
 	const char *params[SA_NPARAMS];
 	int r;
 
-	r = store_connect(s, err);
-	if (r == 0)
-		r = store_prepare(s, err);
+	r = store_connect_prepared(s, err);
 	if (r < 0)
 		return r;
 	if (store_build_arrays(s, batch) < 0) {
@@ -521,8 +476,8 @@ int store_apply_send(struct store *s, const struct patient_batch *batch,
 	params[SA_TENANT] = meta->tenant;
 	params[SA_RECEIVED_AT] = meta->received_at;
 	params[SA_REQUEST_ID] = meta->request_id;
-	for (size_t i = 0; i < 6; i++)
-		params[SA_CODES + i] = s->arrays[i];
+	for (size_t i = 0; i < STORE_NARRAYS; i++)
+		params[SA_CODES + i] = s->arrays[i].buf;
 	params[SA_COUNT] = count;
 	params[SA_TOPIC] = pos->topic;
 	params[SA_PARTITION] = t.partition;
@@ -597,9 +552,7 @@ int store_skip_offset(struct store *s, const struct store_position *pos, int64_t
 	long written;
 	int r;
 
-	r = store_connect(s, err);
-	if (r == 0)
-		r = store_prepare(s, err);
+	r = store_connect_prepared(s, err);
 	if (r < 0)
 		return r;
 	store_position_format(pos, &t);

@@ -8,6 +8,8 @@
 
 #include <libpq-fe.h>
 
+#include "pgarray.h"
+
 struct patient_batch;
 struct envelope_meta;
 
@@ -29,6 +31,10 @@ struct store_error {
  * one for the partition (or the database lost it). */
 #define STORE_NO_OFFSET (-1)
 
+/* The batch's columns sent as text[] parameters: code, first_name,
+ * last_name, gender, birthdate, email. */
+#define STORE_NARRAYS 6
+
 /* Where a batch sits, and the fence its write must pass: PostgreSQL's
  * next_offset for (group, topic, partition) must still be expected, the
  * value this worker last wrote or loaded (STORE_NO_OFFSET: no row). A
@@ -49,8 +55,7 @@ struct store {
 	bool broken;   /* the last failure asked for a new connection */
 	/* Reused buffers for the array parameters, so a batch costs no
 	 * per-row allocation. */
-	char *arrays[6];
-	size_t array_cap[6];
+	struct pgarray arrays[STORE_NARRAYS];
 };
 
 /* The fence (DESIGN.md s.4), the first part of every statement that moves
@@ -136,6 +141,12 @@ void store_error_set(struct store *s, struct store_error *err, const PGresult *r
  * filled by store_error_set. res stays the caller's to clear. */
 int store_result_check(struct store *s, const PGresult *res, ExecStatusType want,
 		       struct store_error *err);
+
+/* Runs one parameterised command on the connection (autocommit: its own
+ * transaction) and reads how many rows it changed into *rows. Returns 0,
+ * or -EIO with err set. */
+int store_exec_rows(struct store *s, const char *sql, int nparams, const char *const *params,
+		    long long *rows, struct store_error *err);
 
 /* Classifies a SQLSTATE (NULL: the connection is gone). */
 enum store_failure store_classify(const char *sqlstate);

@@ -19,6 +19,8 @@
 #   tests/bench/run.sh            BENCH_BATCHES (200) x 1000 patients
 #   tests/bench/run.sh --peers    and Kafka Connect + Debezium's JDBC sink on
 #                                 the same patients (tests/bench/peers.sh)
+#   tests/bench/run.sh --profile  and where a batch's time goes in PostgreSQL
+#                                 (tests/bench/profile.sh)
 #   KEEP_STACK=1 tests/bench/run.sh
 #   PATIENTS_STACK_KAFKA=cluster tests/bench/run.sh   on the 3-node SASL_SSL
 #                                 cluster (tests/lib/cluster.sh: RF 3,
@@ -35,12 +37,16 @@ SRC=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib/cluster.sh
 . "$SRC/tests/lib/cluster.sh"
 KAFKA_MODE=${PATIENTS_STACK_KAFKA:-single}
+# shellcheck source=profile.sh
+. "$SRC/tests/bench/profile.sh"
 
 PEERS=0
+PROFILE=0
 for arg in "$@"; do
 	case $arg in
 	--peers) PEERS=1 ;;
-	*) echo "usage: tests/bench/run.sh [--peers]" >&2; exit 2 ;;
+	--profile) PROFILE=1 ;;
+	*) echo "usage: tests/bench/run.sh [--peers] [--profile]" >&2; exit 2 ;;
 	esac
 done
 case $KAFKA_MODE in
@@ -507,6 +513,7 @@ main() {
 	STACK_DIR=$(mktemp -d /tmp/patients-bench.XXXXXX)
 	chmod 755 "$STACK_DIR"
 	trap 'set +e; stack_down "$STACK_DIR"; [ -d "$STACK_DIR/kcluster" ] && cluster_down "$STACK_DIR/kcluster"; [ "${KEEP_STACK:-0}" = 1 ] || rm -rf "$STACK_DIR"' EXIT
+	[ "$PROFILE" = 0 ] || export STACK_PG_OPTS="-c shared_preload_libraries=pg_stat_statements"
 	if [ "$KAFKA_MODE" = cluster ]; then
 		bench_cluster_up || die "could not start the stack (see $STACK_DIR/kcluster.log)"
 	else
@@ -641,6 +648,7 @@ main() {
 	[ "${gwr[1]}" = 0 ] || echo "gateway (shared limit): ${gwr[1]} answers were not 200 (see $STACK_DIR/wrk.redis.out)"
 	echo "(wrk latency: $(sed -n 's/^ *99% *//p' "$STACK_DIR/wrk.out") p99)"
 	[ "${BENCH_METHODS:-1}" = 0 ] || run_methods
+	[ "$PROFILE" = 0 ] || profile_main
 	[ "$PEERS" = 1 ] || return 0
 
 	# The peers come last: their 200 MB of records are not in the broker's

@@ -17,11 +17,12 @@ not within 30 s).
 
 Loopback only, bounded in time; the standard library only.
 """
-import argparse
 import asyncio
 import json
 import sys
 import time
+
+from gwargs import gateway_parser
 
 HEAD = (b"PUT /v1/patients HTTP/1.1\r\nHost: flood\r\nX-API-Key: nobody\r\n"
         b"X-Padding: " + b"a" * 4096)
@@ -111,11 +112,7 @@ async def probe_once(a, n):
 
 
 async def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--secret", required=True)
+    p = gateway_parser()
     p.add_argument("--addresses", type=int, default=42)
     p.add_argument("--per-address", type=int, default=25)
     p.add_argument("--interval", type=float, default=2.0)
@@ -205,12 +202,8 @@ async def trickle_one(a, first, then):
 
 
 async def trickle():
-    p = argparse.ArgumentParser()
+    p = gateway_parser()
     p.add_argument("mode")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--secret", required=True)
     a = p.parse_args()
     head = b"PUT /v1/patients HTTP/1.1\r\nHost: trickle\r\n"
     full = (head + b"X-API-Key: " + a.key.encode() + b"\r\nX-Secret-Key: " +

@@ -6,10 +6,11 @@ by status and message, their times, their Retry-After headers.
 
 Loopback only, bounded in time; the standard library only.
 """
-import argparse
 import asyncio
 import json
 import time
+
+from gwargs import gateway_parser
 
 
 def batch(tag):
@@ -53,11 +54,7 @@ async def one(a, body, i):
 
 
 async def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, required=True)
-    p.add_argument("--key", required=True)
-    p.add_argument("--secret", required=True)
+    p = gateway_parser()
     p.add_argument("--count", type=int, default=400)
     p.add_argument("--timeout", type=float, default=60)
     a = p.parse_args()

@@ -133,7 +133,7 @@ stack_pg_up() {
 	fi
 	if ! stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" status >/dev/null 2>&1; then
 		stack_pg_as "$bindir/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/postgres.log" -w -t 60 \
-			-o "-p $PG_PORT -k $dir/pg/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100" \
+			-o "-p $PG_PORT -k $dir/pg/sock -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=100 ${STACK_PG_OPTS:-}" \
 			start >/dev/null || { stack_log "PostgreSQL did not start, see $dir/pg/postgres.log"; return 1; }
 	fi
 	head -n 1 "$dir/pg/data/postmaster.pid" >"$dir/pg.pid"

@@ -1,0 +1,181 @@
+# shellcheck shell=bash
+# `./dev.sh bench --profile`: where a batch's time goes inside PostgreSQL,
+# for the loader (the baseline) and the worker on the same batches, after
+# the figures of run.sh and in the same run. Sourced by tests/bench/run.sh,
+# which defines the measuring helpers (fresh_db, settle, pg_cpu, now...)
+# and starts PostgreSQL with pg_stat_statements loaded when --profile is
+# given (it costs every statement a little, so the plain bench runs
+# without it).
+#
+# Three views of one run each:
+#   - what the client backends were doing, sampled every 20 ms from
+#     pg_stat_activity by one more backend: on the CPU (active, no wait),
+#     flushing WAL at commit (IO:WALSync, IO:WALWrite), waiting for the
+#     client (idle, ClientRead), on a lock, or else;
+#   - pg_stat_statements: the apply statement's calls, mean execution time
+#     and WAL bytes per call (the commit's flush is not in its time);
+#   - perf: PostgreSQL's hottest functions over the run, sampled on every
+#     CPU (perf record -a; the backends are started by the run itself).
+
+# Samples the client backends of DB until those it saw have gone (the
+# loader exits; the workers are stopped), five minutes at most. Prints
+# "epoch what" per backend and sample. Run it in the background before the
+# run.
+profile_sample() { # DB
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -tA -F' ' <<-SQL
+		CREATE TEMP TABLE sample (at float8, what text);
+		DO \$\$
+		DECLARE
+			seen boolean := false;
+			n int;
+			t0 timestamptz := clock_timestamp();
+		BEGIN
+			LOOP
+				-- A fresh read each time: pg_stat_activity is otherwise
+				-- one snapshot for the whole transaction.
+				PERFORM pg_stat_clear_snapshot();
+				INSERT INTO sample
+				SELECT extract(epoch FROM clock_timestamp()), CASE WHEN state = 'active'
+					THEN coalesce(wait_event_type || ':' || wait_event, 'CPU')
+					ELSE coalesce(state, '?') || ' ' || coalesce(wait_event, '-') END
+				FROM pg_stat_activity
+				WHERE datname = '$1' AND backend_type = 'client backend'
+					AND pid <> pg_backend_pid();
+				GET DIAGNOSTICS n = ROW_COUNT;
+				IF n > 0 THEN
+					seen := true;
+				ELSIF seen THEN
+					EXIT;
+				END IF;
+				EXIT WHEN clock_timestamp() - t0 > interval '300 s';
+				PERFORM pg_sleep(0.02);
+			END LOOP;
+		END
+		\$\$;
+		SELECT at, what FROM sample ORDER BY at;
+	SQL
+}
+
+# The samples between the first commit and the last (the steady run: not
+# the connections' start nor the group's join), as "count what" rows, most
+# first.
+profile_window() { # FILE FROM TO
+	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { $1 = ""; n[substr($0, 2)]++ }
+		END { for (w in n) print n[w], w }' "$1" | sort -k1,1rn -k2
+}
+
+# The share of samples idle waiting for the client in each tenth of the
+# window, as ten numbers: a stall spread over the run (the feeding) or
+# gathered at its end (the last partitions' batches, one at a time).
+profile_tenths() { # FILE FROM TO
+	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to {
+			k = int(10 * ($1 - from) / (to - from + 1e-9)); n[k]++
+			if ($2 == "idle" && $3 == "ClientRead") c[k]++ }
+		END { for (k = 0; k < 10; k++) printf "%s%d%%", k ? " " : "", n[k] ? 100 * c[k] / n[k] : 0
+			print "" }' "$1"
+}
+
+# "count what" rows as shares: "cpu wal client lock other samples" (percent
+# of all samples, then how many there were).
+profile_shares() { # FILE
+	awk '{ n = $1; t += n
+		if ($2 == "CPU") c += n
+		else if ($2 ~ /^IO:WAL/) w += n
+		else if ($2 == "idle" && $3 == "ClientRead") r += n
+		else if ($2 ~ /^(Lock|LWLock):/) l += n
+		else o += n }
+		END { if (!t) t = 1; printf "%d %d %d %d %d %d\n", 100 * c / t, 100 * w / t, 100 * r / t,
+			100 * l / t, 100 * o / t, t }' "$1"
+}
+
+# The apply statement in DB's pg_stat_statements: "calls mean_ms wal_bytes_per_call".
+profile_statement() { # DB
+	psql -X -tA -F' ' -d postgres -c "SELECT calls, round(mean_exec_time::numeric, 2),
+		round(wal_bytes / greatest(calls, 1)) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+		WHERE d.datname = '$1' AND query LIKE '%off_new%' ORDER BY calls DESC LIMIT 1"
+}
+
+# One profiled run: NAME (loader or worker), with perf over every CPU while
+# it lasts. Prints the steady seconds (first commit to last) and leaves
+# $STACK_DIR/profile.NAME.{samples,stmt,perf}, the samples of that window.
+profile_run() { # NAME
+	local name=$1 db=bench_base sampler perf= window
+	[ "$name" = worker ] && db=bench_w1
+	fresh_db "$db"
+	settle
+	psql -X -q -d postgres -c 'SELECT pg_stat_statements_reset()' >/dev/null
+	profile_sample "$db" >"$STACK_DIR/profile.$name.raw" 2>>"$STACK_DIR/profile.log" &
+	sampler=$!
+	if command -v perf >/dev/null; then
+		perf record -F 199 -a -q -o "$STACK_DIR/profile.$name.perf" 2>>"$STACK_DIR/profile.log" &
+		perf=$!
+	fi
+	if [ "$name" = loader ]; then
+		PGDATABASE=$db "$LOADER" -c "$CONNECTIONS" -m unnest "$DATA" >/dev/null
+	else
+		PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-p-$$" \
+			--from-beginning --db-connections "$CONNECTIONS" --log-level warning \
+			2>>"$STACK_DIR/profile.log" &
+		PIDS=($!)
+		finish_workers "$db" "$(pg_cpu)" "$(kafka_cpu)" "$STACK_DIR/profile.log"
+	fi
+	[ -z "$perf" ] || { kill -INT "$perf"; wait "$perf" || true; }
+	wait "$sampler" || die "the profile's sampler failed (see $STACK_DIR/profile.log)"
+	[ "$(batches_in "$db")" = "$BATCHES" ] || die "the profiled $name run did not apply every batch"
+	window=$(PGDATABASE=$db psql -X -tA -F' ' -c 'SELECT extract(epoch FROM min(applied_at)),
+		extract(epoch FROM max(applied_at)) FROM patient_batches')
+	# shellcheck disable=SC2086
+	profile_window "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.samples"
+	# shellcheck disable=SC2086
+	profile_tenths "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.tenths"
+	profile_statement "$db" >"$STACK_DIR/profile.$name.stmt"
+	applied_span "$db"
+	drop_db "$db"
+}
+
+# PostgreSQL's hottest functions in a perf file, as "percent symbol" lines
+# (shares of PostgreSQL's samples).
+profile_hot() { # FILE
+	[ -s "$1" ] || return 0
+	perf report -i "$1" --comm postgres --percentage relative --no-children --sort symbol \
+		--stdio -q 2>/dev/null |
+		awk '$1 ~ /%$/ { sym = $0; sub(/^ *[0-9.]+% +\[[.k]\] +/, "", sym); sub(/  .*/, "", sym)
+			printf "  %7s %s\n", $1, sym; if (++n == 12) exit }'
+}
+
+profile_main() {
+	local name s r st rows=()
+	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+		>/dev/null || die "pg_stat_statements is not loaded"
+	for name in loader worker; do
+		say "profile: $name"
+		s=$(profile_run "$name")
+		r=($(profile_shares "$STACK_DIR/profile.$name.samples"))
+		st=($(cat "$STACK_DIR/profile.$name.stmt"))
+		rows+=("$(printf '%-8s %7s %8s %6s%% %6s%% %7s%% %5s%% %6s%% %9s %10s' "$name" \
+			"$(echo "scale=0; ($BATCHES - 1) * $PER_BATCH / $s" | bc)" \
+			"$(echo "scale=2; 1000 * $s * $CONNECTIONS / $BATCHES" | bc)" \
+			"${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" "${r[4]}" "${st[1]:--}" "${st[2]:--}")")
+	done
+	echo
+	echo "profile: where a batch's time goes in PostgreSQL ($CONNECTIONS connections, one run each)"
+	echo "(p/s and ms/batch: steady, first commit to last; ms/batch: a batch's share of one connection's"
+	echo " time; then the client backends' time over that window, sampled every 20 ms: cpu = running,"
+	echo " wal = flushing WAL (commit), client = idle waiting for the client,"
+	echo " lock = heavy or light locks; exec ms and wal/call: pg_stat_statements' apply statement)"
+	printf '%-8s %7s %8s %7s %7s %8s %6s %7s %9s %10s\n' "run" "p/s" "ms/batch" "cpu" "wal" "client" \
+		"lock" "other" "exec ms" "wal/call"
+	printf '%s\n' "${rows[@]}"
+	for name in loader worker; do
+		echo "$name: idle waiting for the client, by tenth of the window: $(cat "$STACK_DIR/profile.$name.tenths")"
+	done
+	for name in loader worker; do
+		echo "what else the $name's backends waited on (samples):"
+		awk '$2 != "CPU" && $2 !~ /^IO:WAL/ && !($2 == "idle" && $3 == "ClientRead")' \
+			"$STACK_DIR/profile.$name.samples" | head -n 5 | sed 's/^/  /'
+		if [ -s "$STACK_DIR/profile.$name.perf" ]; then
+			echo "PostgreSQL's hottest functions during the $name run (perf, share of its samples):"
+			profile_hot "$STACK_DIR/profile.$name.perf"
+		fi
+	done
+}
