@@ -18,13 +18,7 @@ start_daemon w0502 env PGHOST="$HA_A_SOCK,$HA_B_SOCK" PGPORT="$HA_A_PORT,$HA_B_P
 	"$WORKER_BIN" --topic "$FO_TOPIC" --dlq-topic "$FO_TOPIC.dlq" --group g0502 --retry-max-ms 1000
 fo_load_start
 
-# Counted in batches, not seconds, so the tail the failover drops is there
-# however slow the machine is.
-fo_wait_batches a 40 60
-stack_ha_cut "$FO" b
-cut=$(fo_batches a)
-fo_wait_batches a $((cut + 40)) 60
-stack_ha_kill "$FO" a
+fo_cut_then_kill
 fo_failover b "$STACK_DIR/w0502.log"
 fo_settle b w0502
 

@@ -19,11 +19,7 @@ worker=("$WORKER_BIN" --topic "$FO_TOPIC" --dlq-topic "$FO_TOPIC.dlq" --group g0
 start_daemon w0503 "${worker[@]}"
 fo_load_start
 
-fo_wait_batches a 40 60
-stack_ha_cut "$FO" b
-cut=$(fo_batches a)
-fo_wait_batches a $((cut + 40)) 60
-stack_ha_kill "$FO" a
+fo_cut_then_kill
 kill -KILL "$(cat "$STACK_DIR/w0503.daemon.pid")"
 wait "$(cat "$STACK_DIR/w0503.daemon.pid")" 2>/dev/null || true
 echo "ok - worker killed -9"

@@ -4,10 +4,7 @@
 # log (naming the cause, never the password), and does not spin: a few
 # lines and little CPU while it waits.
 set -euo pipefail
-. "$PATIENTS_SRC/tests/lib/assert.sh"
-. "$PATIENTS_SRC/tests/lib/batches.sh"
-. "$PATIENTS_SRC/tests/lib/gateway.sh"
-. "$PATIENTS_SRC/tests/lib/cluster.sh"
+. "$PATIENTS_SRC/tests/lib/cluster_it.sh"
 
 cluster_it_up
 topic=$CLUSTER_TOPIC

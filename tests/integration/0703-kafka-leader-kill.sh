@@ -6,10 +6,7 @@
 # 503'd batches may land anyway (Kafka had them, the answer came too late):
 # counted, and allowed (README, "Production Kafka").
 set -euo pipefail
-. "$PATIENTS_SRC/tests/lib/assert.sh"
-. "$PATIENTS_SRC/tests/lib/batches.sh"
-. "$PATIENTS_SRC/tests/lib/gateway.sh"
-. "$PATIENTS_SRC/tests/lib/cluster.sh"
+. "$PATIENTS_SRC/tests/lib/cluster_it.sh"
 
 cluster_it_up
 cluster_it_daemons 0703 28703 10000

@@ -5,10 +5,7 @@
 # brought back, the same gateway and worker go on without a restart: PUTs
 # are 200 again and reach PostgreSQL.
 set -euo pipefail
-. "$PATIENTS_SRC/tests/lib/assert.sh"
-. "$PATIENTS_SRC/tests/lib/batches.sh"
-. "$PATIENTS_SRC/tests/lib/gateway.sh"
-. "$PATIENTS_SRC/tests/lib/cluster.sh"
+. "$PATIENTS_SRC/tests/lib/cluster_it.sh"
 
 cluster_it_up
 wadmin=$(gw_port 28744)

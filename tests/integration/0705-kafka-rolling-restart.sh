@@ -3,10 +3,7 @@
 # ISR of every partition before the next one. Only 200 and 503, no 200
 # lost, nothing applied twice, every 200's patients in the table.
 set -euo pipefail
-. "$PATIENTS_SRC/tests/lib/assert.sh"
-. "$PATIENTS_SRC/tests/lib/batches.sh"
-. "$PATIENTS_SRC/tests/lib/gateway.sh"
-. "$PATIENTS_SRC/tests/lib/cluster.sh"
+. "$PATIENTS_SRC/tests/lib/cluster_it.sh"
 
 cluster_it_up
 cluster_it_daemons 0705 28705 10000

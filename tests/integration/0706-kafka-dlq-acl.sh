@@ -5,10 +5,7 @@
 # no restart), the poison batch reaches the DLQ and the batches after it
 # are applied, each exactly once.
 set -euo pipefail
-. "$PATIENTS_SRC/tests/lib/assert.sh"
-. "$PATIENTS_SRC/tests/lib/batches.sh"
-. "$PATIENTS_SRC/tests/lib/gateway.sh"
-. "$PATIENTS_SRC/tests/lib/cluster.sh"
+. "$PATIENTS_SRC/tests/lib/cluster_it.sh"
 
 cluster_it_up
 topic=$CLUSTER_TOPIC dlq=$CLUSTER_TOPIC.dlq tag=0706

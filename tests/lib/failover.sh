@@ -81,6 +81,19 @@ fo_wait_batches() { # NODE COUNT TIMEOUT
 	exit 1
 }
 
+# The asynchronous standby's lost tail, made under load: 40 batches in,
+# replication to b cut, 40 more committed on a alone (counted in batches,
+# not seconds, so the tail is there however slow the machine is), then a
+# killed (-9).
+fo_cut_then_kill() {
+	local cut
+	fo_wait_batches a 40 60
+	stack_ha_cut "$FO" b
+	cut=$(fo_batches a)
+	fo_wait_batches a $((cut + 40)) 60
+	stack_ha_kill "$FO" a
+}
+
 fo_client() { # C
 	local c=$1 s=0 from st rid hdr=$FO/c$1.hdr tag
 	while [ ! -e "$FO/stop" ] && [ "$s" -lt "$FO_MAX" ]; do
