@@ -40,6 +40,9 @@ struct publisher {
 	struct budget *budget; /* borrowed; NULL: none */
 	struct brokerstate brokers;
 	int timeout_ms;
+	/* The last verdict of publisher_writable, for its log lines: -1 none
+	 * yet. Only the main loop's publisher_reachable reads and writes it. */
+	int was_writable;
 	pthread_t poller;
 	bool poller_started;
 	atomic_bool stop;
@@ -190,6 +193,7 @@ int publisher_new(struct publisher **out, const struct publisher_options *opt, c
 	p->budget = opt->budget;
 	brokerstate_init(&p->brokers, (uint64_t)opt->down_grace_ms);
 	p->timeout_ms = opt->timeout_ms;
+	p->was_writable = -1;
 	atomic_init(&p->stop, false);
 	pthread_mutex_init(&p->mu, NULL);
 	snprintf(timeout, sizeof(timeout), "%d", opt->timeout_ms);
@@ -277,15 +281,10 @@ int publisher_send(struct publisher *p, const char *key, char *value, size_t len
  * working network takes a few milliseconds; a dead host's takes for ever. */
 #define PUBLISHER_PROBE_MS 500
 
-/* The last verdict of publisher_writable, for its log lines: -1 none yet.
- * Only the main loop calls publisher_reachable (one publisher per process);
- * kept out of struct publisher, whose creation is not this rule's business. */
-static int publisher_was_writable = -1;
-
 /* Whether a batch published now could be acknowledged (replicas.h): probes
  * the brokers of the metadata md and applies the rule to its one topic.
  * Logs once when the verdict changes, never per probe. */
-static bool publisher_writable(const struct rd_kafka_metadata *md)
+static bool publisher_writable(struct publisher *p, const struct rd_kafka_metadata *md)
 {
 	const struct rd_kafka_metadata_topic *t = &md->topics[0];
 	struct replicas_broker *brokers = calloc((size_t)md->broker_cnt + 1, sizeof(*brokers));
@@ -296,22 +295,22 @@ static bool publisher_writable(const struct rd_kafka_metadata *md)
 	if (!brokers || replicas_probe(md->brokers, md->broker_cnt, PUBLISHER_PROBE_MS, brokers) < 0) {
 		/* Out of memory: keep the last verdict rather than flap. */
 		free(brokers);
-		return publisher_was_writable != 0;
+		return p->was_writable != 0;
 	}
 	ok = replicas_writable(t->partitions, t->partition_cnt, brokers, md->broker_cnt, &v);
 	for (int i = 0; i < md->broker_cnt; i++)
 		down += !brokers[i].reachable;
 	free(brokers);
-	if (!ok && publisher_was_writable != 0)
+	if (!ok && p->was_writable != 0)
 		log_warning("kafka_not_writable", "reason=%s topic=%s partition=%d"
 			    " replicas_reachable=%d/%d partitions_unwritable=%d/%d"
 			    " brokers_unreachable=%d/%d", replicas_reason_name(v.reason),
 			    t->topic, (int)v.partition, v.reachable, v.replicas, v.unwritable,
 			    t->partition_cnt, down, md->broker_cnt);
-	else if (ok && publisher_was_writable == 0)
+	else if (ok && p->was_writable == 0)
 		log_notice("kafka_writable", "topic=%s partitions=%d brokers_unreachable=%d/%d",
 			   t->topic, t->partition_cnt, down, md->broker_cnt);
-	publisher_was_writable = ok;
+	p->was_writable = ok;
 	return ok;
 }
 
@@ -333,7 +332,7 @@ bool publisher_reachable(struct publisher *p, int timeout_ms)
 	/* An answer may come from a broker cut off from the others, from its
 	 * last view: can the partitions' leaders and replicas be reached? */
 	if (ok)
-		ok = publisher_writable(md);
+		ok = publisher_writable(p, md);
 	rd_kafka_metadata_destroy(md);
 	return ok;
 }
