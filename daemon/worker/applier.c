@@ -278,7 +278,7 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	struct store_error serr = { 0 };
 	struct store_position pos = applier_position(a, job);
 	char why[512], q[300];
-	uint64_t started = clock_mono_ms();
+	uint64_t started = clock_mono_ms(), sent_us;
 	int64_t stored = STORE_NO_OFFSET;
 	long written = 0;
 	int r;
@@ -294,11 +294,13 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	if (d->rc < 0)
 		return applier_dead_letter(a, job, d->rc == -EBADMSG ? "undecodable" : "invalid",
 					   d->msg.why);
+	sent_us = clock_mono_us();
 	r = store_apply_send(&a->store, &d->msg.batch, &d->msg.env.meta, &pos, &serr);
 	if (r == 0) {
 		applier_decode_ahead(a);
 		r = store_apply_finish(&a->store, &written, &stored, &serr);
 	}
+	a->pg_us += clock_mono_us() - sent_us;
 	if (r == -ESTALE)
 		return applier_fenced(a, job, &pos, stored);
 	if (r < 0 && serr.failure == STORE_PERMANENT) {
@@ -391,9 +393,13 @@ static void *applier_main(void *arg)
 	for (;;) {
 		struct applier_job *job;
 
+		uint64_t t0 = clock_mono_us(), t1;
+
 		pthread_mutex_lock(&a->mu);
 		while (!a->head && !a->stopping)
 			pthread_cond_wait(&a->cv, &a->mu);
+		t1 = clock_mono_us();
+		a->wait_us += t1 - t0;
 		if (a->stopping) {
 			pthread_mutex_unlock(&a->mu);
 			break;
@@ -416,6 +422,8 @@ static void *applier_main(void *arg)
 		applier_job_free(a, job);
 		pthread_cond_broadcast(&a->idle_cv);
 		pthread_mutex_unlock(&a->mu);
+		a->jobs++;
+		a->job_us += clock_mono_us() - t1;
 	}
 	return NULL;
 }
@@ -430,6 +438,7 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
 	a->shw = sh;
 	a->busy_partition = -1;
 	a->seed = (unsigned)time(NULL) * 2654435761u + id;
+	a->id = id;
 	r = store_init(&a->store, conninfo);
 	if (r < 0)
 		return r;
@@ -562,6 +571,9 @@ void applier_stop(struct applier *a)
 	pthread_cond_broadcast(&a->cv);
 	pthread_mutex_unlock(&a->mu);
 	pthread_join(a->thread, NULL);
+	log_info("applier_stopped", "applier=%u jobs=%" PRIu64 " waiting_ms=%" PRIu64
+		 " postgresql_ms=%" PRIu64 " other_ms=%" PRIu64, a->id, a->jobs, a->wait_us / 1000,
+		 a->pg_us / 1000, (a->job_us > a->pg_us ? a->job_us - a->pg_us : 0) / 1000);
 	while (a->head) {
 		struct applier_job *job = a->head;
 

@@ -425,6 +425,8 @@ static bool consumer_place_held(struct consumer *c)
 		return false;
 	c->held = NULL;
 	c->released_ms = clock_mono_ms();
+	c->held_ms += c->released_ms - c->held_since_ms;
+	c->holds++;
 	consumer_dispatch(c, m);
 	if (c->paused)
 		consumer_pause_all(c, false);
@@ -569,6 +571,7 @@ void consumer_close(struct consumer *c)
 	 * the revocation that close triggers finds the appliers idle. */
 	for (size_t i = 0; i < c->nappliers; i++)
 		applier_stop(&c->appliers[i]);
+	log_info("consumer_stopped", "holds=%" PRIu64 " held_ms=%" PRIu64, c->holds, c->held_ms);
 	consumer_update_totals(c);
 	err = rd_kafka_commit(c->rk, NULL, 0);
 	if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)

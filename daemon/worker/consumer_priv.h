@@ -39,6 +39,7 @@ struct consumer {
 	struct schedule_limit room; /* per applier */
 	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
 	uint64_t held_since_ms;
+	uint64_t held_ms, holds; /* time polling stood still for a full applier, how often */
 	uint64_t released_ms; /* when the last hold ended */
 	struct kicker *kicker;
 	bool paused; /* every assigned partition is paused (a long hold) */
