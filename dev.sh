@@ -7,6 +7,7 @@
 #   ./dev.sh build   install what is missing and build (with sanitizers)
 #   ./dev.sh bench   throughput against this machine's own limit (a stack of its own)
 #   ./dev.sh bench --peers   and against Kafka Connect + Debezium's JDBC sink
+#   ./dev.sh bench --profile and where a batch's time goes in PostgreSQL
 #   ./dev.sh status  what is running
 #
 #   PATIENTS_STACK_KAFKA=cluster ./dev.sh up (or bench): Kafka is the 3-node
