@@ -55,6 +55,12 @@ struct daemon_spec {
 	void (*usage)(FILE *out);	/* --help's text (settings_usage inside) */
 };
 
+/* A daemon_spec for a daemon NAME whose settings table is the array TABLE
+ * and whose --help is USAGE. */
+#define DAEMON_SPEC(NAME, TABLE, USAGE)                                                       \
+	{ .name = (NAME), .settings = (TABLE), .nsettings = sizeof(TABLE) / sizeof((TABLE)[0]), \
+	  .usage = (USAGE) }
+
 /* Loads cfg from flags, environment and defaults; answers --help and
  * --version; reads --kafka-props-file into the common kafka_props; sets the
  * log level; opens --log-file; installs the signal handlers. common points

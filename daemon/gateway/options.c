@@ -105,9 +105,4 @@ static void usage(FILE *out)
 		"Kafka and exit 0 (a second one exits at once).\n");
 }
 
-const struct daemon_spec gateway_daemon = {
-	.name = "patients-gateway",
-	.settings = gateway_settings,
-	.nsettings = NSETTINGS,
-	.usage = usage,
-};
+const struct daemon_spec gateway_daemon = DAEMON_SPEC("patients-gateway", gateway_settings, usage);

@@ -61,9 +61,4 @@ static void usage(FILE *out)
 		     "(a second one exits at once); HUP reopens --log-file.\n");
 }
 
-const struct daemon_spec worker_daemon = {
-	.name = "patients-worker",
-	.settings = worker_settings,
-	.nsettings = NSETTINGS,
-	.usage = usage,
-};
+const struct daemon_spec worker_daemon = DAEMON_SPEC("patients-worker", worker_settings, usage);
