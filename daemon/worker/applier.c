@@ -392,7 +392,6 @@ static void *applier_main(void *arg)
 
 	for (;;) {
 		struct applier_job *job;
-
 		uint64_t t0 = clock_mono_us(), t1;
 
 		pthread_mutex_lock(&a->mu);

@@ -102,7 +102,8 @@ struct applier {
 	 * (applier_stopped): waiting for a batch to apply (none queued), in
 	 * PostgreSQL (from sending a batch's statement to reading its
 	 * answer), and everything else of a job (decoding one not decoded
-	 * ahead, the arrays, the offset's store, freeing). Its thread only. */
+	 * ahead, the arrays, the offset's store, freeing, and the waits
+	 * between retries). Its thread only. */
 	uint64_t jobs, wait_us, pg_us, job_us;
 };
 

@@ -19,8 +19,10 @@
 
 # Samples the client backends of DB until those it saw have gone (the
 # loader exits; the workers are stopped), five minutes at most. Prints
-# "epoch what" per backend and sample. Run it in the background before the
-# run.
+# "epoch class what" per backend and sample, class being the one place a
+# state is sorted: cpu (active, no wait), wal (flushing WAL: commit),
+# client (idle, waiting for its client), lock (heavy or light) or other.
+# Run it in the background before the run.
 profile_sample() { # DB
 	psql -X -q -d postgres -v ON_ERROR_STOP=1 -tA -F' ' <<-SQL
 		CREATE TEMP TABLE sample (at float8, what text);
@@ -52,13 +54,18 @@ profile_sample() { # DB
 			END LOOP;
 		END
 		\$\$;
-		SELECT at, what FROM sample ORDER BY at;
+		SELECT at, CASE WHEN what = 'CPU' THEN 'cpu'
+			WHEN what LIKE 'IO:WAL%' THEN 'wal'
+			WHEN what = 'idle ClientRead' THEN 'client'
+			WHEN what LIKE 'Lock:%' OR what LIKE 'LWLock:%' THEN 'lock'
+			ELSE 'other' END, what
+		FROM sample ORDER BY at;
 	SQL
 }
 
 # The samples between the first commit and the last (the steady run: not
 # the connections' start nor the group's join), as "count what" rows, most
-# first.
+# first: "count class what".
 profile_window() { # FILE FROM TO
 	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { $1 = ""; n[substr($0, 2)]++ }
 		END { for (w in n) print n[w], w }' "$1" | sort -k1,1rn -k2
@@ -70,22 +77,17 @@ profile_window() { # FILE FROM TO
 profile_tenths() { # FILE FROM TO
 	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to {
 			k = int(10 * ($1 - from) / (to - from + 1e-9)); n[k]++
-			if ($2 == "idle" && $3 == "ClientRead") c[k]++ }
+			if ($2 == "client") c[k]++ }
 		END { for (k = 0; k < 10; k++) printf "%s%d%%", k ? " " : "", n[k] ? 100 * c[k] / n[k] : 0
 			print "" }' "$1"
 }
 
-# "count what" rows as shares: "cpu wal client lock other samples" (percent
-# of all samples, then how many there were).
+# profile_window's rows as shares: "cpu wal client lock other samples"
+# (percent of all samples, then how many there were).
 profile_shares() { # FILE
-	awk '{ n = $1; t += n
-		if ($2 == "CPU") c += n
-		else if ($2 ~ /^IO:WAL/) w += n
-		else if ($2 == "idle" && $3 == "ClientRead") r += n
-		else if ($2 ~ /^(Lock|LWLock):/) l += n
-		else o += n }
-		END { if (!t) t = 1; printf "%d %d %d %d %d %d\n", 100 * c / t, 100 * w / t, 100 * r / t,
-			100 * l / t, 100 * o / t, t }' "$1"
+	awk '{ n[$2] += $1; t += $1 }
+		END { if (!t) t = 1; printf "%d %d %d %d %d %d\n", 100 * n["cpu"] / t, 100 * n["wal"] / t,
+			100 * n["client"] / t, 100 * n["lock"] / t, 100 * n["other"] / t, t }' "$1"
 }
 
 # The apply statement in DB's pg_stat_statements: "calls mean_ms wal_bytes_per_call".
@@ -171,8 +173,8 @@ profile_main() {
 	done
 	for name in loader worker; do
 		echo "what else the $name's backends waited on (samples):"
-		awk '$2 != "CPU" && $2 !~ /^IO:WAL/ && !($2 == "idle" && $3 == "ClientRead")' \
-			"$STACK_DIR/profile.$name.samples" | head -n 5 | sed 's/^/  /'
+		awk '$2 == "lock" || $2 == "other" { $2 = ""; print }' \
+			"$STACK_DIR/profile.$name.samples" | head -n 5 | sed 's/^/  /; s/  */ /2'
 		if [ -s "$STACK_DIR/profile.$name.perf" ]; then
 			echo "PostgreSQL's hottest functions during the $name run (perf, share of its samples):"
 			profile_hot "$STACK_DIR/profile.$name.perf"
