@@ -147,23 +147,17 @@ kafka_mode_check() {
 	return 0
 }
 
-# PostgreSQL and the cluster under .run/; stack.env then names the cluster,
-# and the props files the README documents (one SCRAM user per daemon, the
-# test CA) are written next to it, mode 600. kcat in a shell that sources
-# stack.env logs in as the cluster's admin (KCAT_CONFIG).
-cluster_stack_up() {
+# PostgreSQL and the cluster under .run/ (cluster_stack_up), and the props
+# files the README documents (one SCRAM user per daemon, the test CA)
+# written next to stack.env, mode 600.
+dev_cluster_up() {
 	local u
-	stack_pg_up "$RUN" || return 1
 	# Ports apart from the integration runs' clusters (23092 up).
-	CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-21092} cluster_up "$RUN/kcluster" >>"$RUN/kcluster.log" 2>&1 || { tail -n 20 "$RUN/kcluster.log"; return 1; }
+	CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-21092} cluster_stack_up "$RUN" || return 1
 	for u in gateway worker; do
 		(umask 077; cp "$(cluster_props "$RUN/kcluster" "$u")" "$RUN/$u-kafka.props")
 	done
-	stack_write_env "$RUN"
 	cat >>"$RUN/stack.env" <<-EOF
-		# The 3-node cluster (PATIENTS_STACK_KAFKA=cluster): SASL_SSL, SCRAM users, ACLs.
-		export PATIENTS_KAFKA_BROKERS=$CLUSTER_BROKERS
-		export KCAT_CONFIG=$(cluster_props "$RUN/kcluster" admin)
 		export GATEWAY_KAFKA_PROPS_FILE=$RUN/gateway-kafka.props
 		export WORKER_KAFKA_PROPS_FILE=$RUN/worker-kafka.props
 	EOF
@@ -184,7 +178,7 @@ cmd_up() {
 	kafka_mode_check
 	say "starting PostgreSQL and Kafka ($KAFKA_MODE) under .run/"
 	if [ "$KAFKA_MODE" = cluster ]; then
-		cluster_stack_up || die "the stack did not start (logs under .run/, .run/kcluster/)"
+		dev_cluster_up || die "the stack did not start (logs under .run/, .run/kcluster/)"
 	else
 		stack_up "$RUN" || die "the stack did not start (logs under .run/)"
 	fi

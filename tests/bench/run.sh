@@ -477,9 +477,8 @@ GATEWAY_KAFKA=()
 # granted to the gateway and worker users as patients.v1 and its DLQ are.
 bench_cluster_up() {
 	local kc=$STACK_DIR/kcluster
-	STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_pg_up "$STACK_DIR" >/dev/null 2>&1 || return 1
-	mkdir -p "$kc"
-	CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-27192} cluster_up "$kc" >>"$STACK_DIR/kcluster.log" 2>&1 || return 1
+	STACK_PG_PORT_BASE=56439 CLUSTER_PORT_BASE=${CLUSTER_PORT_BASE:-27192} \
+		cluster_stack_up "$STACK_DIR" >/dev/null 2>&1 || return 1
 	{
 		cluster_acl "$kc" --allow-principal User:gateway --operation Write --operation Describe \
 			--resource-pattern-type prefixed --topic bench &
@@ -487,11 +486,6 @@ bench_cluster_up() {
 			--operation Describe --resource-pattern-type prefixed --topic bench &
 		wait
 	} >>"$STACK_DIR/kcluster.log" 2>&1
-	stack_write_env "$STACK_DIR"
-	cat >>"$STACK_DIR/stack.env" <<-EOF
-		export PATIENTS_KAFKA_BROKERS=$CLUSTER_BROKERS
-		export KCAT_CONFIG=$(cluster_props "$kc" admin)
-	EOF
 	WORKER_KAFKA=(--kafka-props-file "$(cluster_props "$kc" worker)")
 	GATEWAY_KAFKA=(--kafka-props-file "$(cluster_props "$kc" gateway)")
 }

@@ -13,6 +13,8 @@
 #   cluster_leader DIR TOPIC PARTITION    node id leading that partition
 #   cluster_props DIR USER    path of a librdkafka properties file for USER
 #                             (admin, gateway, worker): SASL_SSL, SCRAM, CA
+#   cluster_stack_up DIR      PostgreSQL (stack.sh) in DIR and the cluster in
+#                             DIR/kcluster, DIR/stack.env naming the cluster
 #
 # DIR/cluster.env names the bootstrap servers (CLUSTER_BROKERS). Passwords
 # live only in DIR (mode 600 files), never on a command line of ours.
@@ -327,6 +329,24 @@ cluster_up() { # DIR
 	cluster_wait_isr "$dir" "$CLUSTER_TOPIC" 120 || { cluster_log "ISR not full"; return 1; }
 	printf 'CLUSTER_BROKERS=%s\n' "$CLUSTER_BROKERS" >"$dir/cluster.env"
 	return 0
+}
+
+# The stack of ./dev.sh up and the bench with PATIENTS_STACK_KAFKA=cluster:
+# PostgreSQL as stack.sh starts it, the cluster in DIR/kcluster (its log in
+# DIR/kcluster.log), and DIR/stack.env naming the cluster's brokers, kcat
+# logging in as its admin (KCAT_CONFIG). Port bases from the environment
+# (STACK_PG_PORT_BASE, CLUSTER_PORT_BASE).
+cluster_stack_up() { # DIR
+	local dir=$1
+	stack_pg_up "$dir" || return 1
+	mkdir -p "$dir/kcluster"
+	cluster_up "$dir/kcluster" >>"$dir/kcluster.log" 2>&1 || { tail -n 20 "$dir/kcluster.log" >&2; return 1; }
+	stack_write_env "$dir"
+	cat >>"$dir/stack.env" <<-EOF
+		# The 3-node cluster (PATIENTS_STACK_KAFKA=cluster): SASL_SSL, SCRAM users, ACLs.
+		export PATIENTS_KAFKA_BROKERS=$CLUSTER_BROKERS
+		export KCAT_CONFIG=$(cluster_props "$dir/kcluster" admin)
+	EOF
 }
 
 cluster_down() { # DIR
