@@ -16,19 +16,22 @@
 
 /* Sets one property, checking librdkafka's verdict. err names the key but
  * never echoes the value: librdkafka quotes a rejected value ('Invalid value
- * "..." for configuration property'), and which of its properties are
- * secrets it does not say; the operator has the value at hand. */
+ * "..." for configuration property'), whole or cut to its errstr, and
+ * which of its properties are secrets it does not say; the operator has the
+ * value at hand. So a rejected value's text is never passed on, only an
+ * unknown property's (which quotes the key alone). */
 static int kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, char *err,
 			  size_t errsize)
 {
 	char errstr[512] = "";
+	rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
 
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) == RD_KAFKA_CONF_OK)
+	if (res == RD_KAFKA_CONF_OK)
 		return 0;
-	if (value[0] && strstr(errstr, value))
-		snprintf(err, errsize, "kafka property %s: invalid value (not shown)", key);
-	else
+	if (res == RD_KAFKA_CONF_UNKNOWN && !(value[0] && strstr(errstr, value)))
 		snprintf(err, errsize, "kafka property %s: %s", key, errstr);
+	else
+		snprintf(err, errsize, "kafka property %s: invalid value (not shown)", key);
 	return -EINVAL;
 }
 

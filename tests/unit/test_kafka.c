@@ -22,6 +22,10 @@
 #include "settings.h"
 
 #define SECRET "hunter2-s3cret"
+/* Longer than librdkafka's 512-byte errstr, with SECRET before it. */
+#define LONG_TAIL "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" \
+	"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
 
 struct case_ {
 	const char *text;	/* file content; NULL: no such file */
@@ -192,6 +196,10 @@ static void test_client(void **state)
 		/* librdkafka quotes a rejected value: never passed on. */
 		{ "a rejected value", RD_KAFKA_PRODUCER, "127.0.0.1:1", { NULL },
 		  { "security.protocol=" SECRET }, -EINVAL,
+		  "kafka property security.protocol: invalid value (not shown)", NULL, NULL },
+		/* ... even one too long for librdkafka to quote whole. */
+		{ "a rejected value cut in librdkafka's quote", RD_KAFKA_PRODUCER, "127.0.0.1:1",
+		  { NULL }, { "security.protocol=" SECRET LONG_TAIL }, -EINVAL,
 		  "kafka property security.protocol: invalid value (not shown)", NULL, NULL },
 		{ "a rejected value under an alias", RD_KAFKA_PRODUCER, "127.0.0.1:1", { NULL },
 		  { "linger.ms=" SECRET }, -EINVAL, "kafka property linger.ms: ", NULL, NULL },
