@@ -133,7 +133,10 @@ static struct dlq_producer *dlq_acquire(struct dlq *d)
 	pthread_mutex_lock(&d->mu);
 	p = d->cur;
 	fatal = rd_kafka_fatal_error(p->rk, why, sizeof(why));
-	if (fatal && dlq_producer_new(d, &fresh, err, sizeof(err)) == 0) {
+	if (fatal && dlq_producer_new(d, &fresh, err, sizeof(err)) < 0) {
+		log_error("dlq_producer_replace_failed", "error=%s message=%s",
+			  rd_kafka_err2name(fatal), log_quote(q, sizeof(q), err));
+	} else if (fatal) {
 		log_warning("dlq_producer_replaced", "error=%s reason=%s", rd_kafka_err2name(fatal),
 			    log_quote(q, sizeof(q), why));
 		if (--p->refs == 0)

@@ -19,7 +19,9 @@ static bool kstats_brokers_up(struct json_object *root)
 	json_object_object_foreach(brokers, name, b)
 	{
 		(void)name;
+		/* A state that is not a string (null, say) is not UP. */
 		if (json_object_object_get_ex(b, "state", &state) &&
+		    json_object_is_type(state, json_type_string) &&
 		    strcmp(json_object_get_string(state), "UP") == 0)
 			return true;
 	}

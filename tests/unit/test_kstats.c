@@ -50,6 +50,8 @@ static void test_parse(void **state)
 		{ "no brokers at all", "{}", 0, false, 0, { { 0 } } },
 		{ "brokers not an object", "{\"brokers\":[1,2]}", 0, false, 0, { { 0 } } },
 		{ "a broker without state", "{\"brokers\":{\"k1\":{}}}", 0, false, 0, { { 0 } } },
+		{ "a state that is not a string", "{\"brokers\":{\"k1\":{\"state\":null},"
+		  "\"k2\":{\"state\":1}}}", 0, false, 0, { { 0 } } },
 		{ "every offset there",
 		  "{" BROKERS("UP", "UP") "," TOPIC("\"0\":{\"hi_offset\":100,\"stored_offset\":90,"
 						   "\"committed_offset\":80,\"app_offset\":85}") "}",
