@@ -5,7 +5,8 @@
 #include <errno.h>
 #include <stddef.h>
 
-void mhd_log(void *cls, const char *fmt, va_list ap)
+/* libmicrohttpd's external logger; cls is a const struct mhd_log_as *. */
+__attribute__((format(printf, 2, 0))) static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	const struct mhd_log_as *as = cls;
 

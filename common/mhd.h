@@ -31,9 +31,6 @@ struct mhd_listener {
 	int failure;
 };
 
-/* libmicrohttpd's external logger; cls is a const struct mhd_log_as *. */
-void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
-
 /* Starts the daemon. Returns 0 with *out set; -errno as libmicrohttpd left
  * it (-EADDRINUSE...) or l->failure, *out NULL. Stop it with
  * MHD_stop_daemon. */

@@ -4,7 +4,6 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -51,32 +50,23 @@ bool policy_expects_continue(const char *expect)
 	return expect && strcasecmp(expect, "100-continue") == 0;
 }
 
-enum policy_length policy_length(const char *value, size_t max_body, bool expect_continue,
-				 size_t *declared)
+enum policy_length policy_length(bool has_length, uint64_t length, size_t max_body,
+				 bool expect_continue, size_t *declared)
 {
-	char *end;
-	unsigned long long n;
-
-	if (!value) {
+	if (!has_length) {
 		*declared = 0;
 		return POLICY_LENGTH_READ;
 	}
-	errno = 0;
-	n = strtoull(value, &end, 10);
-	if (errno != 0 || *end != '\0') {
-		*declared = 0;
-		return POLICY_LENGTH_READ;
-	}
-	if (n > max_body) {
+	if (length > max_body) {
 		/* Answering now is right for a client that waits for "100
 		 * Continue". One already sending would have the connection
 		 * reset under it, the answer unread: drop what it sends,
 		 * within reason, and answer at the end. */
-		if (expect_continue || n > (unsigned long long)POLICY_DISCARD_FACTOR * max_body)
+		if (policy_refuse_before_body(false, length, expect_continue, max_body))
 			return POLICY_LENGTH_REFUSE;
 		return POLICY_LENGTH_DROP;
 	}
-	*declared = (size_t)n;
+	*declared = (size_t)length;
 	return POLICY_LENGTH_READ;
 }
 

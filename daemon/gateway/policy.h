@@ -89,11 +89,12 @@ bool policy_is_json(const char *type);
 /* Whether an Expect value asks for "100 Continue" (any case). NULL: false. */
 bool policy_expects_continue(const char *expect);
 
-/* What to do with the body given its Content-Length value (NULL: none, or
- * chunked). A malformed value, which libmicrohttpd already refused, counts
- * as none. *declared is set on POLICY_LENGTH_READ only. */
-enum policy_length policy_length(const char *value, size_t max_body, bool expect_continue,
-				 size_t *declared);
+/* What to do with the body given its Content-Length as framing_check read
+ * it (has_length false: none, or chunked). A refusal goes out at once when
+ * policy_refuse_before_body says so, else the body is dropped first.
+ * *declared is set on POLICY_LENGTH_READ only. */
+enum policy_length policy_length(bool has_length, uint64_t length, size_t max_body,
+				 bool expect_continue, size_t *declared);
 
 /* Whether a refusal decided from the head goes out before the body (which
  * is then not read, the connection closed): when the client waits for "100

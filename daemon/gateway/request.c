@@ -31,7 +31,11 @@ static const char *request_header(struct request *req, const char *name)
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
 }
 
-/* Every answer is queued here, once: the stage moves on with it. */
+/* Every answer decided on the first calls is queued here, once: the stage
+ * moves on with it. A refusal held back until the body is dropped goes out
+ * from request_drain instead, without conntrack_exempt (as before the
+ * split): that connection stays under the body deadlines while
+ * libmicrohttpd sends its small answer. */
 static enum MHD_Result request_queue(struct request *req, unsigned status,
 				     struct MHD_Response *resp)
 {
@@ -132,15 +136,16 @@ static enum MHD_Result request_unavailable(struct request *req, enum policy_unav
 	return MHD_YES;
 }
 
-/* Routed, framed soundly: everything that can be refused without the body
- * is refused here (answered once the body is read and dropped, or at once
- * when the client waits for "100 Continue" or the body is too large to
- * drop). */
-static enum MHD_Result request_head(struct request *req, const char *path, const char *method)
+/* Routed, framed soundly (v: framing_check's verdict, its Content-Length;
+ * cont: the client waits for "100 Continue"): everything that can be
+ * refused without the body is refused here (answered once the body is read
+ * and dropped, or at once when the client waits or the body is too large
+ * to drop). */
+static enum MHD_Result request_head(struct request *req, const char *path, const char *method,
+				    const struct framing_verdict *v, bool cont)
 {
 	struct http *h = req->h;
-	bool cont = policy_expects_continue(request_header(req, MHD_HTTP_HEADER_EXPECT));
-	const char *client_id, *length;
+	const char *client_id;
 	struct policy_answer a;
 	size_t declared = 0; /* Content-Length; 0 when absent */
 	char msg[128];
@@ -167,8 +172,7 @@ static enum MHD_Result request_head(struct request *req, const char *path, const
 	if (!policy_is_json(request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE)))
 		return request_error(req, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 				     "Content-Type must be application/json", NULL, NULL);
-	length = request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	switch (policy_length(length, h->max_body, cont, &declared)) {
+	switch (policy_length(v->has_length, v->content_length, h->max_body, cont, &declared)) {
 	case POLICY_LENGTH_REFUSE:
 		return request_error(req, POLICY_CONTENT_TOO_LARGE,
 				     policy_too_large_message(msg, sizeof(msg), h->max_body), NULL,
@@ -183,8 +187,8 @@ static enum MHD_Result request_head(struct request *req, const char *path, const
 	/* Kafka known down, or no room in the budget: answered without
 	 * holding the body. */
 	if (publisher_known_down(h->publisher))
-		return request_unavailable(req, POLICY_UNAVAILABLE_KAFKA_DOWN, length ? declared : 1,
-					   cont);
+		return request_unavailable(req, POLICY_UNAVAILABLE_KAFKA_DOWN,
+					   v->has_length ? declared : 1, cont);
 	if (declared > 0) {
 		if (budget_reserve(h->budget, declared) < 0)
 			return request_unavailable(req, POLICY_UNAVAILABLE_BUDGET, declared, cont);
@@ -249,6 +253,7 @@ enum MHD_Result request_begin(struct request *req, const char *url, const char *
 	struct request_fields fields = { 0 };
 	struct framing_request fr;
 	struct framing_verdict v;
+	bool cont;
 	char *path = NULL;
 	enum MHD_Result a;
 
@@ -291,11 +296,10 @@ enum MHD_Result request_begin(struct request *req, const char *url, const char *
 		a = request_error(req, v.status, v.message, NULL, NULL);
 		goto out;
 	}
-	req->answer_now = policy_refuse_before_body(
-		v.chunked, v.content_length,
-		policy_expects_continue(request_header(req, MHD_HTTP_HEADER_EXPECT)),
-		req->h->max_body);
-	a = request_head(req, path, method);
+	cont = policy_expects_continue(request_header(req, MHD_HTTP_HEADER_EXPECT));
+	req->answer_now = policy_refuse_before_body(v.chunked, v.content_length, cont,
+						    req->h->max_body);
+	a = request_head(req, path, method, &v, cont);
 out:
 	free(fields.v);
 	free(path);

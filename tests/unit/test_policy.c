@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -101,7 +102,7 @@ static void test_length(void **state)
 		enum policy_length what;
 		size_t declared;
 	} cases[] = {
-		{ NULL, false, POLICY_LENGTH_READ, 0 },
+		{ NULL, false, POLICY_LENGTH_READ, 0 }, /* none, or chunked */
 		{ NULL, true, POLICY_LENGTH_READ, 0 },
 		{ "0", false, POLICY_LENGTH_READ, 0 },
 		{ "10", false, POLICY_LENGTH_READ, 10 },
@@ -111,18 +112,20 @@ static void test_length(void **state)
 		{ "4000", false, POLICY_LENGTH_DROP, 0 },
 		{ "4001", false, POLICY_LENGTH_REFUSE, 0 },
 		{ "1001", true, POLICY_LENGTH_REFUSE, 0 },
-		{ "99999999999999999999999", false, POLICY_LENGTH_READ, 0 }, /* malformed: none */
-		{ "12x", false, POLICY_LENGTH_READ, 0 },
+		/* a malformed or overflowing one never gets here: framing_check
+		 * answers it 400 (test_framing) */
 	};
 
 	(void)state;
 	for (size_t i = 0; i < N(cases); i++) {
 		size_t declared = 12345;
 		enum policy_length what;
+		const char *value = cases[i].value;
 
-		print_message("# Content-Length %s%s\n", cases[i].value ? cases[i].value : "(none)",
+		print_message("# Content-Length %s%s\n", value ? value : "(none)",
 			      cases[i].expect_continue ? ", Expect: 100-continue" : "");
-		what = policy_length(cases[i].value, 1000, cases[i].expect_continue, &declared);
+		what = policy_length(value != NULL, value ? strtoull(value, NULL, 10) : 0, 1000,
+				     cases[i].expect_continue, &declared);
 		assert_int_equal(what, cases[i].what);
 		if (what == POLICY_LENGTH_READ)
 			assert_int_equal(declared, cases[i].declared);
