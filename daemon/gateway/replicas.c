@@ -83,41 +83,47 @@ const char *replicas_reason_name(enum replicas_reason reason)
 	return "unknown";
 }
 
-/* Starts a non-blocking connect to host:port. Returns the socket (-1 when
- * it failed at once) and sets *done when the outcome is known already. */
-static int replicas_connect(const char *host, int port, bool *done, bool *ok)
+/* The addresses tried per broker: a name may resolve to an IPv6 address
+ * first on a host without an IPv6 route, and librdkafka then goes on to the
+ * next one, so the probe tries them too, at once. */
+#define REPLICAS_ADDRS 4
+
+/* Starts a non-blocking connect to each of host:port's first
+ * REPLICAS_ADDRS addresses into fds[0..REPLICAS_ADDRS) (fd -1: none, or
+ * settled). Returns whether one connected at once. */
+static bool replicas_connect(const char *host, int port, struct pollfd *fds)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *ai = NULL;
 	char service[16];
-	int fd = -1;
+	bool ok = false;
+	int k = 0;
 
-	*done = true;
-	*ok = false;
+	for (int i = 0; i < REPLICAS_ADDRS; i++)
+		fds[i] = (struct pollfd){ .fd = -1, .events = POLLOUT };
 	snprintf(service, sizeof(service), "%d", port);
-	/* The first address only: the one librdkafka itself would try first. */
-	if (getaddrinfo(host, service, &hints, &ai) != 0 || !ai)
-		goto out;
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		goto out;
-	if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-		*ok = true;
-	} else if (errno == EINPROGRESS) {
-		*done = false;
-	} else {
+	if (getaddrinfo(host, service, &hints, &ai) != 0)
+		return false;
+	for (struct addrinfo *p = ai; p && k < REPLICAS_ADDRS && !ok; p = p->ai_next) {
+		int fd = socket(p->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+		if (fd < 0)
+			continue;
+		if (connect(fd, p->ai_addr, p->ai_addrlen) == 0)
+			ok = true;
+		else if (errno == EINPROGRESS) {
+			fds[k++].fd = fd;
+			continue;
+		}
 		close(fd);
-		fd = -1;
 	}
-out:
-	if (ai)
-		freeaddrinfo(ai);
-	return fd;
+	freeaddrinfo(ai);
+	return ok;
 }
 
-/* Waits for the connects still pending in fds (fd -1: settled, poll skips
- * it) until the deadline; marks out[i] reachable for those that connected.
- * The sockets stay open: the caller closes them. */
+/* Waits for the connects still pending in fds (fd -1: skipped) until the
+ * deadline; the broker of fds[i] is out[i / REPLICAS_ADDRS], reachable
+ * once one of its connects succeeded. Closes every socket. */
 static void replicas_wait(struct pollfd *fds, int n, uint64_t deadline,
 			  struct replicas_broker *out)
 {
@@ -130,12 +136,12 @@ static void replicas_wait(struct pollfd *fds, int n, uint64_t deadline,
 		int r;
 
 		if (now >= deadline)
-			return; /* the rest stay unreachable */
+			break; /* the rest stay unreachable */
 		r = poll(fds, (nfds_t)n, (int)(deadline - now));
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r <= 0)
-			return;
+			break;
 		for (int i = 0; i < n; i++) {
 			int soerr = 0;
 			socklen_t len = sizeof(soerr);
@@ -143,11 +149,15 @@ static void replicas_wait(struct pollfd *fds, int n, uint64_t deadline,
 			if (fds[i].fd < 0 || !fds[i].revents)
 				continue;
 			if (getsockopt(fds[i].fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && !soerr)
-				out[i].reachable = true;
+				out[i / REPLICAS_ADDRS].reachable = true;
+			close(fds[i].fd);
 			fds[i].fd = -1;
 			pending--;
 		}
 	}
+	for (int i = 0; i < n; i++)
+		if (fds[i].fd >= 0)
+			close(fds[i].fd);
 }
 
 int replicas_probe(const rd_kafka_metadata_broker_t *brokers, int n, int timeout_ms,
@@ -155,32 +165,22 @@ int replicas_probe(const rd_kafka_metadata_broker_t *brokers, int n, int timeout
 {
 	uint64_t deadline = clock_mono_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
 	struct pollfd *fds = NULL;
-	int *socks = NULL, r = 0;
+	int r = 0;
 
 	for (int i = 0; i < n; i++)
 		out[i] = (struct replicas_broker){ .id = brokers[i].id, .reachable = false };
 	if (n <= 0)
 		return 0;
-	fds = calloc((size_t)n, sizeof(*fds));
-	socks = calloc((size_t)n, sizeof(*socks));
-	if (!fds || !socks) {
+	fds = calloc((size_t)n * REPLICAS_ADDRS, sizeof(*fds));
+	if (!fds) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (int i = 0; i < n; i++) {
-		bool done, ok;
-
-		socks[i] = replicas_connect(brokers[i].host, brokers[i].port, &done, &ok);
-		out[i].reachable = ok;
-		fds[i].fd = done ? -1 : socks[i];
-		fds[i].events = POLLOUT;
-	}
-	replicas_wait(fds, n, deadline, out);
 	for (int i = 0; i < n; i++)
-		if (socks[i] >= 0)
-			close(socks[i]);
+		out[i].reachable = replicas_connect(brokers[i].host, brokers[i].port,
+						    &fds[i * REPLICAS_ADDRS]);
+	replicas_wait(fds, n * REPLICAS_ADDRS, deadline, out);
 out:
 	free(fds);
-	free(socks);
 	return r;
 }

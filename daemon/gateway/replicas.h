@@ -51,8 +51,9 @@ bool replicas_writable(const rd_kafka_metadata_partition_t *parts, int cnt,
 const char *replicas_reason_name(enum replicas_reason reason);
 
 /* The probe: a non-blocking TCP connect to each of the n brokers' host:port
- * at once, waiting up to timeout_ms for all of them together; sets
- * out[i].id and out[i].reachable (connected within the time). The
+ * at once (to each of its first four addresses, as librdkafka goes on to
+ * the next), waiting up to timeout_ms for all of them together; sets
+ * out[i].id and out[i].reachable (one connected within the time). The
  * connection is closed at once, nothing is sent. Resolving a host name
  * (getaddrinfo) may block for longer: call it where blocking is allowed
  * (the main loop, never an HTTP thread nor the poller). Returns 0, or

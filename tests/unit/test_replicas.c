@@ -138,6 +138,13 @@ static void test_probe(void **state)
 	assert_int_equal(out[2].id, 3);
 	assert_true(out[2].reachable);
 	assert_int_equal(replicas_probe(brokers, 0, 1000, out), 0);
+	/* A name (from /etc/hosts: no lookup leaves the machine) is tried at
+	 * each of its addresses until one answers. */
+	brokers[0].host = (char *)"localhost";
+	brokers[1].host = (char *)"localhost";
+	assert_int_equal(replicas_probe(brokers, 2, 1000, out), 0);
+	assert_true(out[0].reachable);
+	assert_false(out[1].reachable);
 	close(up);
 	close(closed);
 }
