@@ -126,8 +126,10 @@ static bool envelope_meta_rule_ok(const struct envelope_meta_rule *rule, const c
 	return s ? rule->valid(s) : !rule->required;
 }
 
-/* The one metadata check of encode, decode and the in-place reader: NULL
- * when meta is valid, else the first broken rule's reason. */
+/* The metadata check of encode and the in-place reader: NULL when meta is
+ * valid, else the first broken rule's reason. Decode applies the same
+ * rules (envelope_meta_rule_ok) as it reads each field, so that one that is
+ * not a string is told in the same order. */
 static const char *envelope_meta_invalid(const struct envelope_meta *meta)
 {
 	for (size_t i = 0; i < ENVELOPE_META_RULES; i++) {
