@@ -26,13 +26,18 @@ struct applier_decoded {
 };
 
 struct applier_job {
+	struct lanes_node node; /* first: a node is its job */
 	rd_kafka_message_t *m;
 	unsigned generation;
-	bool decoded;  /* d holds the outcome */
-	bool decoding; /* the applier thread is decoding it (still queued) */
+	bool decoded; /* d holds the outcome */
 	struct applier_decoded d;
-	struct applier_job *next;
 };
+
+/* The job a lanes node is (the node is its first member). */
+static struct applier_job *applier_job_of(struct lanes_node *n)
+{
+	return (struct applier_job *)n;
+}
 
 enum applier_outcome {
 	APPLIER_DONE,	 /* applied, or dead-lettered: the partition moves on */
@@ -93,31 +98,22 @@ static bool applier_job_current(const struct applier *a, const struct applier_jo
 	return atomic_load(&pp->generation) == job->generation && !atomic_load(&pp->rewind);
 }
 
-/* Still this applier's to finish: not stopping, not revoked. With a->mu
- * held. */
-static bool applier_job_wanted_locked(const struct applier *a, const struct applier_job *job)
+/* Still this applier's to finish: not stopping, not revoked. */
+static bool applier_job_wanted(const struct applier *a, const struct applier_job *job)
 {
-	return !a->stopping && applier_job_current(a, job);
+	return !lanes_stopping(&a->sh->lanes) && applier_job_current(a, job);
 }
 
-static bool applier_job_wanted(struct applier *a, const struct applier_job *job)
-{
-	bool wanted;
-
-	pthread_mutex_lock(&a->mu);
-	wanted = applier_job_wanted_locked(a, job);
-	pthread_mutex_unlock(&a->mu);
-	return wanted;
-}
-
-struct applier_dlq_wait {
-	struct applier *a;
+struct applier_wait {
+	const struct applier *a;
 	const struct applier_job *job;
 };
 
-static bool applier_dlq_wanted(void *opaque)
+/* applier_job_wanted, for the waits that end when it no longer holds (the
+ * DLQ's delivery, a retry's sleep). */
+static bool applier_wait_wanted(void *opaque)
 {
-	const struct applier_dlq_wait *w = opaque;
+	const struct applier_wait *w = opaque;
 
 	return applier_job_wanted(w->a, w->job);
 }
@@ -201,12 +197,12 @@ static enum applier_outcome applier_dead_letter(struct applier *a, const struct 
 {
 	const rd_kafka_message_t *m = job->m;
 	struct store_error err = { 0 };
-	struct applier_dlq_wait wait = { a, job };
+	struct applier_wait wait = { a, job };
 	struct store_position pos = applier_position(a, job);
 	int64_t stored;
 	int r;
 
-	r = dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS, applier_dlq_wanted,
+	r = dlq_send(a->sh->dlq, m, error_class, why, APPLIER_DLQ_TIMEOUT_MS, applier_wait_wanted,
 		     &wait);
 	if (r == -ECANCELED)
 		return APPLIER_LET_GO;
@@ -239,8 +235,8 @@ static void applier_decoded_free(struct applier_job *job)
 
 /* Decodes and re-validates the job's message into job->d (batchcodec.h:
  * in place for the gateway's own form, json-c for the rest). Pure CPU work
- * on the job alone: safe on a job still in the queue while it is marked
- * decoding. */
+ * on the job alone: safe on a job still in its lane while it is marked
+ * ahead. */
 static void applier_decode(struct applier_job *job)
 {
 	applier_decoded_free(job);
@@ -248,27 +244,21 @@ static void applier_decode(struct applier_job *job)
 	job->d.rc = batchcodec_message(job->m->payload, job->m->len, &job->d.msg);
 }
 
-/* While PostgreSQL applies one batch, decodes the next one waiting, so that
- * the connection does not idle through it (the decoding is as much CPU as
- * the statement's share on the worker's side). */
-static void applier_decode_ahead(struct applier *a)
+/* While PostgreSQL applies one batch, decodes one still waiting (its own
+ * partition's next, or the one a free applier would take), so that a
+ * connection does not idle through it (the decoding is as much CPU as the
+ * statement's share on the worker's side). */
+static void applier_decode_ahead(struct applier *a, int32_t partition)
 {
+	struct lanes_node *n = lanes_ahead_begin(&a->shw->lanes, partition);
 	struct applier_job *next;
 
-	pthread_mutex_lock(&a->mu);
-	next = a->head;
-	if (next && (next->decoded || a->stopping))
-		next = NULL;
-	if (next)
-		next->decoding = true;
-	pthread_mutex_unlock(&a->mu);
-	if (!next)
+	if (!n)
 		return;
-	applier_decode(next);
-	pthread_mutex_lock(&a->mu);
-	next->decoding = false;
-	pthread_cond_broadcast(&a->idle_cv); /* applier_forget may wait for it */
-	pthread_mutex_unlock(&a->mu);
+	next = applier_job_of(n);
+	if (!next->decoded)
+		applier_decode(next);
+	lanes_ahead_end(&a->shw->lanes, n);
 }
 
 static enum applier_outcome applier_try(struct applier *a, struct applier_job *job)
@@ -297,7 +287,7 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
 	sent_us = clock_mono_us();
 	r = store_apply_send(&a->store, &d->msg.batch, &d->msg.env.meta, &pos, &serr);
 	if (r == 0) {
-		applier_decode_ahead(a);
+		applier_decode_ahead(a, m->partition);
 		r = store_apply_finish(&a->store, &written, &stored, &serr);
 	}
 	a->pg_us += clock_mono_us() - sent_us;
@@ -338,16 +328,9 @@ static enum applier_outcome applier_try(struct applier *a, struct applier_job *j
  * false when the job is to be abandoned. */
 static bool applier_wait_retry(struct applier *a, const struct applier_job *job, long wait_ms)
 {
-	struct timespec deadline = clock_deadline_in(wait_ms);
-	bool wanted;
+	struct applier_wait wait = { a, job };
 
-	pthread_mutex_lock(&a->mu);
-	while (applier_job_wanted_locked(a, job))
-		if (pthread_cond_timedwait(&a->cv, &a->mu, &deadline) == ETIMEDOUT)
-			break;
-	wanted = applier_job_wanted_locked(a, job);
-	pthread_mutex_unlock(&a->mu);
-	return wanted;
+	return lanes_sleep(&a->shw->lanes, wait_ms, applier_wait_wanted, &wait);
 }
 
 static void applier_run_job(struct applier *a, struct applier_job *job)
@@ -378,10 +361,14 @@ static void applier_run_job(struct applier *a, struct applier_job *job)
 										   : "revoked");
 }
 
-static void applier_job_free(struct applier *a, struct applier_job *job)
+/* Frees a job the lanes no longer hold (arg: the shared state). */
+static void applier_job_free(struct lanes_node *n, void *arg)
 {
+	struct applier_job *job = applier_job_of(n);
+	struct applier_shared *sh = arg;
+
 	applier_decoded_free(job);
-	atomic_fetch_sub(&a->sh->parts[job->m->partition].pending, 1);
+	atomic_fetch_sub(&sh->parts[job->m->partition].pending, 1);
 	rd_kafka_message_destroy(job->m);
 	free(job);
 }
@@ -389,38 +376,23 @@ static void applier_job_free(struct applier *a, struct applier_job *job)
 static void *applier_main(void *arg)
 {
 	struct applier *a = arg;
+	struct lanes *l = &a->shw->lanes;
 
 	for (;;) {
-		struct applier_job *job;
 		uint64_t t0 = clock_mono_us(), t1;
+		struct lanes_node *n = lanes_take(l);
+		struct applier_job *job;
 
-		pthread_mutex_lock(&a->mu);
-		while (!a->head && !a->stopping)
-			pthread_cond_wait(&a->cv, &a->mu);
 		t1 = clock_mono_us();
 		a->wait_us += t1 - t0;
-		if (a->stopping) {
-			pthread_mutex_unlock(&a->mu);
-			break;
-		}
-		job = a->head;
-		a->head = job->next;
-		if (!a->head)
-			a->tail = NULL;
-		a->queued--;
-		a->queued_bytes -= job->m->len;
-		a->busy_partition = job->m->partition;
-		pthread_cond_broadcast(&a->idle_cv); /* room for the next one */
-		pthread_mutex_unlock(&a->mu);
-
+		if (!n)
+			break; /* stopping */
+		job = applier_job_of(n);
 		if (applier_job_current(a, job))
 			applier_run_job(a, job);
-
-		pthread_mutex_lock(&a->mu);
-		a->busy_partition = -1;
-		applier_job_free(a, job);
-		pthread_cond_broadcast(&a->idle_cv);
-		pthread_mutex_unlock(&a->mu);
+		/* Its partition's next batch may go to any applier now. */
+		lanes_finish(l, n->partition);
+		applier_job_free(n, a->shw);
 		a->jobs++;
 		a->job_us += clock_mono_us() - t1;
 	}
@@ -435,23 +407,13 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
 	memset(a, 0, sizeof(*a));
 	a->sh = sh;
 	a->shw = sh;
-	a->busy_partition = -1;
 	a->seed = (unsigned)time(NULL) * 2654435761u + id;
 	a->id = id;
 	r = store_init(&a->store, conninfo);
 	if (r < 0)
 		return r;
-	pthread_mutex_init(&a->mu, NULL);
-	/* Timed waits (retry backoff, room) on the monotonic clock. */
-	r = clock_cond_init(&a->cv);
-	if (r == 0 && (r = clock_cond_init(&a->idle_cv)) != 0)
-		pthread_cond_destroy(&a->cv);
-	if (r == 0 && (r = pthread_create(&a->thread, NULL, applier_main, a)) != 0) {
-		pthread_cond_destroy(&a->idle_cv);
-		pthread_cond_destroy(&a->cv);
-	}
+	r = pthread_create(&a->thread, NULL, applier_main, a);
 	if (r != 0) {
-		pthread_mutex_destroy(&a->mu);
 		store_close(&a->store);
 		return -r;
 	}
@@ -459,132 +421,55 @@ int applier_start(struct applier *a, struct applier_shared *sh, const char *conn
 	return 0;
 }
 
-int applier_enqueue(struct applier *a, rd_kafka_message_t *m)
+int applier_shared_init(struct applier_shared *sh, int32_t nparts, struct schedule_limit room)
 {
-	struct applier_job *job = malloc(sizeof(*job));
+	return lanes_init(&sh->lanes, nparts, room);
+}
+
+void applier_shared_destroy(struct applier_shared *sh)
+{
+	lanes_destroy(&sh->lanes, applier_job_free, sh);
+}
+
+int applier_enqueue(struct applier_shared *sh, rd_kafka_message_t *m)
+{
+	struct applier_job *job = calloc(1, sizeof(*job));
 
 	if (!job)
 		return -ENOMEM;
-	memset(job, 0, sizeof(*job));
 	job->m = m;
-	job->generation = atomic_load(&a->sh->parts[m->partition].generation);
-	atomic_fetch_add(&a->sh->parts[m->partition].pending, 1);
-	pthread_mutex_lock(&a->mu);
-	if (a->tail)
-		a->tail->next = job;
-	else
-		a->head = job;
-	a->tail = job;
-	a->queued++;
-	a->queued_bytes += m->len;
-	pthread_cond_signal(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	job->node.partition = m->partition;
+	job->node.bytes = m->len;
+	job->generation = atomic_load(&sh->parts[m->partition].generation);
+	atomic_fetch_add(&sh->parts[m->partition].pending, 1);
+	lanes_put(&sh->lanes, &job->node);
 	return 0;
 }
 
-static bool applier_room_locked(const struct applier *a, struct schedule_limit lim)
+bool applier_has_room(struct applier_shared *sh)
 {
-	return schedule_room(a->queued, a->queued_bytes, lim);
+	return lanes_has_room(&sh->lanes);
 }
 
-size_t applier_backlog(struct applier *a)
+bool applier_wait_room(struct applier_shared *sh, int timeout_ms)
 {
-	size_t n;
-
-	pthread_mutex_lock(&a->mu);
-	n = a->queued + (a->busy_partition >= 0 ? 1 : 0);
-	pthread_mutex_unlock(&a->mu);
-	return n;
+	return lanes_wait_room(&sh->lanes, timeout_ms);
 }
 
-bool applier_has_room(struct applier *a, struct schedule_limit lim)
+void applier_forget(struct applier_shared *sh, int32_t partition)
 {
-	bool room;
-
-	pthread_mutex_lock(&a->mu);
-	room = applier_room_locked(a, lim);
-	pthread_mutex_unlock(&a->mu);
-	return room;
-}
-
-bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms)
-{
-	struct timespec deadline = clock_deadline_in(timeout_ms);
-	bool room;
-
-	pthread_mutex_lock(&a->mu);
-	while (!applier_room_locked(a, lim) && !a->stopping)
-		if (pthread_cond_timedwait(&a->idle_cv, &a->mu, &deadline) == ETIMEDOUT)
-			break;
-	room = applier_room_locked(a, lim);
-	pthread_mutex_unlock(&a->mu);
-	return room;
-}
-
-void applier_forget(struct applier *a, int32_t partition)
-{
-	struct applier_job **pp;
-
-	if (!a->started)
-		return;
-	pthread_mutex_lock(&a->mu);
-	/* The applier thread may be decoding one of them ahead: let it end. */
-	for (;;) {
-		bool busy = false;
-
-		for (struct applier_job *j = a->head; j; j = j->next)
-			busy |= j->decoding && j->m->partition == partition;
-		if (!busy)
-			break;
-		pthread_cond_wait(&a->idle_cv, &a->mu);
-	}
-	for (pp = &a->head; *pp;) {
-		struct applier_job *job = *pp;
-
-		if (job->m->partition != partition) {
-			pp = &job->next;
-			continue;
-		}
-		*pp = job->next;
-		a->queued--;
-		a->queued_bytes -= job->m->len;
-		applier_job_free(a, job);
-	}
-	a->tail = NULL;
-	for (struct applier_job *j = a->head; j; j = j->next)
-		a->tail = j;
-	/* A job of this partition waiting to retry wakes up, sees the new
-	 * generation and lets go. One being applied finishes first. */
-	pthread_cond_broadcast(&a->cv);
-	while (a->busy_partition == partition)
-		pthread_cond_wait(&a->idle_cv, &a->mu);
-	pthread_mutex_unlock(&a->mu);
+	lanes_forget(&sh->lanes, partition, applier_job_free, sh);
 }
 
 void applier_stop(struct applier *a)
 {
 	if (!a->started)
 		return;
-	pthread_mutex_lock(&a->mu);
-	a->stopping = true;
-	pthread_cond_broadcast(&a->cv);
-	pthread_mutex_unlock(&a->mu);
+	lanes_stop(&a->shw->lanes);
 	pthread_join(a->thread, NULL);
 	log_info("applier_stopped", "applier=%u jobs=%" PRIu64 " waiting_ms=%" PRIu64
 		 " postgresql_ms=%" PRIu64 " other_ms=%" PRIu64, a->id, a->jobs, a->wait_us / 1000,
 		 a->pg_us / 1000, (a->job_us > a->pg_us ? a->job_us - a->pg_us : 0) / 1000);
-	while (a->head) {
-		struct applier_job *job = a->head;
-
-		a->head = job->next;
-		applier_job_free(a, job);
-	}
-	a->tail = NULL;
-	a->queued = 0;
-	a->queued_bytes = 0;
 	store_close(&a->store);
-	pthread_cond_destroy(&a->idle_cv);
-	pthread_cond_destroy(&a->cv);
-	pthread_mutex_destroy(&a->mu);
 	a->started = false;
 }

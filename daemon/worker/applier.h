@@ -1,10 +1,9 @@
-/* applier: a thread with its own PostgreSQL connection that applies the
- * batches handed to it, in order. The consumer gives a partition to one
- * applier at a time (it stays there while it has a batch there), so batches
- * of one partition stay in order while different partitions are applied
- * concurrently. Every write is fenced on the offset PostgreSQL holds
- * (store_position); a failed fence asks the consumer to rewind the
- * partition to what PostgreSQL says. */
+/* applier: a thread with its own PostgreSQL connection that applies batches
+ * taken from the lanes every applier shares (lanes.h): a partition's
+ * batches in order and one at a time, different partitions concurrently,
+ * whichever applier is free. Every write is fenced on the offset
+ * PostgreSQL holds (store_position); a failed fence asks the consumer to
+ * rewind the partition to what PostgreSQL says. */
 #ifndef PATIENTS_APPLIER_H
 #define PATIENTS_APPLIER_H
 
@@ -17,6 +16,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "lanes.h"
 #include "schedule.h"
 #include "store.h"
 
@@ -33,8 +33,8 @@ struct applier_partition {
 	atomic_uint generation;
 	atomic_int pending; /* jobs queued or being applied */
 	/* The next_offset PostgreSQL should hold: loaded at assignment (or a
-	 * rewind) by the consumer, then written by the one applier that has
-	 * the partition's batches. STORE_NO_OFFSET: no row. */
+	 * rewind) by the consumer, then written by the applier that holds the
+	 * partition's lane. STORE_NO_OFFSET: no row. */
 	atomic_llong expected;
 	/* Set by an applier whose fence failed; the consumer seeks the
 	 * partition back to PostgreSQL's offset and clears it. Meanwhile the
@@ -60,6 +60,7 @@ struct applier_metrics {
 
 /* Owned by the consumer; read by the appliers. */
 struct applier_shared {
+	struct lanes lanes; /* the jobs waiting, owned: applier_shared_init */
 	rd_kafka_t *rk; /* to store offsets (thread-safe) */
 	const char *group;
 	struct dlq *dlq;
@@ -71,6 +72,13 @@ struct applier_shared {
 	struct applier_metrics metrics;
 };
 
+/* Sets up sh's lanes for nparts partitions, room bounding what waits in
+ * them. Returns 0 or -errno. */
+int applier_shared_init(struct applier_shared *sh, int32_t nparts, struct schedule_limit room);
+
+/* Frees the jobs still waiting and the lanes, once every applier stopped. */
+void applier_shared_destroy(struct applier_shared *sh);
+
 /* Records whether PostgreSQL answered, for readiness and the db_up gauge. */
 void applier_set_db_up(struct applier_shared *sh, bool up);
 
@@ -80,22 +88,12 @@ void applier_register_metrics(struct applier_metrics *am, struct metrics *m);
 /* Clears partition p's rewind request. Returns whether one was set. */
 bool applier_rewind_clear(struct applier_shared *sh, int32_t p);
 
-struct applier_job;
-
 struct applier {
 	const struct applier_shared *sh;
-	struct applier_shared *shw; /* the same, for the counters */
+	struct applier_shared *shw; /* the same, for the counters and the lanes */
 	struct store store;
 	pthread_t thread;
 	bool started;
-	pthread_mutex_t mu;
-	pthread_cond_t cv;	/* work arrived, or stop/revoke: wake up */
-	pthread_cond_t idle_cv; /* a job finished */
-	struct applier_job *head, *tail;
-	size_t queued;
-	size_t queued_bytes; /* of the queued messages' values */
-	int32_t busy_partition; /* -1 when idle */
-	bool stopping;
 	unsigned seed;
 	unsigned id;
 	/* Where this applier's time went, for the line it logs at stop
@@ -111,25 +109,25 @@ struct applier {
 int applier_start(struct applier *a, struct applier_shared *sh, const char *conninfo,
 		  unsigned id);
 
-/* Hands m (ownership included) to the applier, tagged with the partition's
- * current generation. Returns 0, or -ENOMEM: then m stays the caller's. */
-int applier_enqueue(struct applier *a, rd_kafka_message_t *m);
+/* Queues m (ownership included) in its partition's lane, tagged with the
+ * partition's current generation. Returns 0, or -ENOMEM: then m stays the
+ * caller's. */
+int applier_enqueue(struct applier_shared *sh, rd_kafka_message_t *m);
 
-/* Jobs waiting plus the one being applied: how busy it is. */
-size_t applier_backlog(struct applier *a);
+/* Whether one more message fits in the lanes (schedule_room). */
+bool applier_has_room(struct applier_shared *sh);
 
-/* Whether one more message fits within lim (schedule_room). */
-bool applier_has_room(struct applier *a, struct schedule_limit lim);
-
-/* Waits up to timeout_ms for room within lim. Returns whether there is. */
-bool applier_wait_room(struct applier *a, struct schedule_limit lim, int timeout_ms);
+/* Waits up to timeout_ms for room in the lanes. Returns whether there is. */
+bool applier_wait_room(struct applier_shared *sh, int timeout_ms);
 
 /* After the partition's generation was bumped: drops its queued jobs and
- * waits until the applier is no longer applying one of its batches. */
-void applier_forget(struct applier *a, int32_t partition);
+ * waits until no applier is applying one of its batches (one waiting to
+ * retry lets go). */
+void applier_forget(struct applier_shared *sh, int32_t partition);
 
 /* Finishes the job in hand (abandoning it if it is only waiting to retry),
- * drops the rest, joins the thread, closes the connection. */
+ * joins the thread, closes the connection. Stops every applier of sh from
+ * taking more: the jobs left wait for applier_shared_destroy. */
 void applier_stop(struct applier *a);
 
 #endif

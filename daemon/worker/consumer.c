@@ -29,19 +29,18 @@
 #include "store.h"
 
 /* Backpressure. Messages arrive in runs of one partition (a fetched record
- * batch, dozens of messages when lz4-compressed), so the consumer hands
- * them to their appliers' own queues, deep enough to take a run without
- * stopping (a message held for a full applier stops the polling, and with
- * it every other applier: they idled a fifth of the time with 16-message
- * queues). Past either limit the message is held and polling stops, so
+ * batch, dozens of messages when lz4-compressed), so the consumer puts them
+ * in the lanes every applier takes from (lanes.h), deep enough to take a
+ * few runs without stopping (a message held for full lanes stops the
+ * polling). Past either limit the message is held and polling stops, so
  * librdkafka's prefetch queue (queued.max.messages.kbytes) is the rest of
  * the buffer. Pausing partitions would throw that prefetched data away, so
  * it is kept for a long stall (PostgreSQL down): past
  * CONSUMER_HOLD_PAUSE_MS every partition is paused and polling resumes,
  * which keeps the group membership alive (max.poll.interval.ms). Message
  * memory is bounded by the prefetch, one fetch response and
- * CONSUMER_QUEUE_BYTES over all appliers. */
-#define CONSUMER_QUEUE_JOBS 128
+ * CONSUMER_QUEUE_BYTES in the lanes. */
+#define CONSUMER_QUEUE_JOBS 128 /* per applier */
 #define CONSUMER_QUEUE_BYTES (16u << 20)
 #define CONSUMER_HOLD_PAUSE_MS 10000
 /* librdkafka 2.0 checks its queue after each fetch response and, once it
@@ -63,24 +62,6 @@ bool consumer_partition_ok(int32_t p)
 	return false;
 }
 
-/* The applier for partition p's next message. A partition stays with its
- * applier while it has a batch there (queued or being applied), which keeps
- * its batches in order and one at a time; once it has none it goes to the
- * least busy one, so a partition with more traffic than the others does not
- * leave an applier idle (a fixed p % n did, with tenants unevenly hashed).
- * Only this thread adds jobs, so pending cannot grow behind its back. */
-static struct applier *consumer_applier(struct consumer *c, int32_t p)
-{
-	struct consumer_partition *cp = &c->parts[p];
-	bool pending = atomic_load(&c->shared.parts[p].pending) > 0;
-
-	if (!(cp->applier >= 0 && pending))
-		for (size_t i = 0; i < c->nappliers; i++)
-			c->backlog[i] = applier_backlog(&c->appliers[i]);
-	cp->applier = (int)schedule_choose(cp->applier, pending, c->backlog, c->nappliers);
-	return &c->appliers[cp->applier];
-}
-
 /* Pauses or resumes every assigned partition. */
 static void consumer_pause_all(struct consumer *c, bool pause)
 {
@@ -99,14 +80,13 @@ static void consumer_pause_all(struct consumer *c, bool pause)
 		 clock_mono_ms() - c->held_since_ms);
 }
 
-/* Gives the message to its partition's applier (ownership goes with it), or
- * holds it while that applier is full. */
+/* Puts the message in its partition's lane (ownership goes with it), or
+ * holds it while the lanes are full. */
 static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 {
-	struct applier *a = consumer_partition_ok(m->partition) ? consumer_applier(c, m->partition)
-								 : NULL;
+	bool ok = consumer_partition_ok(m->partition);
 
-	if (a && !c->held && !applier_has_room(a, c->room)) {
+	if (ok && !c->held && !applier_has_room(&c->shared)) {
 		c->held = m;
 		c->held_since_ms = clock_mono_ms();
 		return;
@@ -114,7 +94,7 @@ static void consumer_dispatch(struct consumer *c, rd_kafka_message_t *m)
 	/* A second message while one is held can only come from a partition
 	 * assigned during a long hold, before its pause took: it is read
 	 * again later, like any message not handed over. */
-	if (!a || c->held || applier_enqueue(a, m) < 0) {
+	if (!ok || c->held || applier_enqueue(&c->shared, m) < 0) {
 		/* Not stored, so not lost: the partition is re-read from
 		 * PostgreSQL's offset at the next assignment. Seek there now. */
 		rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
@@ -268,12 +248,14 @@ void consumer_free(struct consumer *c)
 		applier_stop(&c->appliers[i]);
 	kicker_stop(c->kicker);
 	lag_stop(c->lagm);
-	if (c->rk)
-		rd_kafka_destroy(c->rk);
+	/* Messages go back before their client does. */
 	if (c->held)
 		rd_kafka_message_destroy(c->held);
+	if (c->lanes_ready)
+		applier_shared_destroy(&c->shared);
+	if (c->rk)
+		rd_kafka_destroy(c->rk);
 	free(c->appliers);
-	free(c->backlog);
 	free(c->shared.parts);
 	free(c->parts);
 	free(c->group);
@@ -297,19 +279,17 @@ static struct consumer *consumer_alloc(const struct consumer_options *opt, struc
 	c->parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->parts));
 	c->shared.parts = calloc(APPLIER_MAX_PARTITIONS, sizeof(*c->shared.parts));
 	c->nappliers = opt->db_connections > 0 ? (size_t)opt->db_connections : 1;
-	c->room.jobs = CONSUMER_QUEUE_JOBS;
-	c->room.bytes = CONSUMER_QUEUE_BYTES / c->nappliers;
 	c->appliers = calloc(c->nappliers, sizeof(*c->appliers));
-	c->backlog = calloc(c->nappliers, sizeof(*c->backlog));
 	if (!c->group || !c->topic || !c->parts || !c->shared.parts || !c->appliers ||
-	    !c->backlog) {
+	    applier_shared_init(&c->shared, APPLIER_MAX_PARTITIONS,
+				(struct schedule_limit){ CONSUMER_QUEUE_JOBS * c->nappliers,
+							 CONSUMER_QUEUE_BYTES }) < 0) {
 		consumer_free(c);
 		return NULL;
 	}
-	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++) {
+	c->lanes_ready = true;
+	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++)
 		c->parts[i].end_offset = -1;
-		c->parts[i].applier = -1;
-	}
 	return c;
 }
 
@@ -415,13 +395,13 @@ static void consumer_kick_fetcher(struct consumer *c, int32_t partition)
 		kicker_kick(c->kicker, partition);
 }
 
-/* Hands the held message over once its applier has room (waiting a little
+/* Hands the held message over once the lanes have room (waiting a little
  * for it). Returns whether it did. */
 static bool consumer_place_held(struct consumer *c)
 {
 	rd_kafka_message_t *m = c->held;
 
-	if (!applier_wait_room(consumer_applier(c, m->partition), c->room, 100))
+	if (!applier_wait_room(&c->shared, 100))
 		return false;
 	c->held = NULL;
 	c->released_ms = clock_mono_ms();

@@ -1,13 +1,14 @@
 /* consumer: the worker's polling loop. Reads batches from the topic as a
- * member of a consumer group and hands each partition's batches, in order,
- * to one of its appliers (applier.h). The appliers do the rest of a batch's
- * life: apply it to PostgreSQL, send poison to the DLQ (dlq.h) themselves,
- * and store the Kafka offset only after PostgreSQL committed; librdkafka
- * commits what was stored (and the consumer once more at a revocation and
- * at close). The consumer loads the partitions' offsets from PostgreSQL at
- * assignment and rewinds a partition whose fence failed (rebalance.c),
- * keeps memory bounded (holds, then pauses, when the appliers are full),
- * and reads librdkafka's statistics (kstats.h) for readiness and the lag. */
+ * member of a consumer group and queues each partition's batches, in order,
+ * in the lanes its appliers take from (lanes.h, applier.h). The appliers do
+ * the rest of a batch's life: apply it to PostgreSQL, send poison to the
+ * DLQ (dlq.h) themselves, and store the Kafka offset only after PostgreSQL
+ * committed; librdkafka commits what was stored (and the consumer once more
+ * at a revocation and at close). The consumer loads the partitions' offsets
+ * from PostgreSQL at assignment and rewinds a partition whose fence failed
+ * (rebalance.c), keeps memory bounded (holds, then pauses, when the lanes
+ * are full), and reads librdkafka's statistics (kstats.h) for readiness and
+ * the lag. */
 #ifndef PATIENTS_CONSUMER_H
 #define PATIENTS_CONSUMER_H
 

@@ -22,7 +22,6 @@ struct consumer_partition {
 	bool assigned;
 	int64_t end_offset; /* high watermark at start (exit_at_end), -1 unknown */
 	bool at_end;	    /* the fetcher reached end_offset */
-	int applier;	    /* consumer_applier's choice, -1 none yet */
 };
 
 struct consumer {
@@ -35,11 +34,10 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	size_t *backlog; /* consumer_applier's look at each applier, nappliers */
-	struct schedule_limit room; /* per applier */
-	rd_kafka_message_t *held;  /* polled, waiting for room in its applier */
+	bool lanes_ready; /* shared.lanes set up (applier_shared_init) */
+	rd_kafka_message_t *held;  /* polled, waiting for room in the lanes */
 	uint64_t held_since_ms;
-	uint64_t held_ms, holds; /* time polling stood still for a full applier, how often */
+	uint64_t held_ms, holds; /* time polling stood still for full lanes, how often */
 	uint64_t released_ms; /* when the last hold ended */
 	struct kicker *kicker;
 	bool paused; /* every assigned partition is paused (a long hold) */

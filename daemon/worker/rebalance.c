@@ -113,8 +113,7 @@ static void rebalance_assign(struct consumer *c, rd_kafka_topic_partition_list_t
 static void rebalance_drop(struct consumer *c, int32_t p)
 {
 	atomic_fetch_add(&c->shared.parts[p].generation, 1);
-	for (size_t k = 0; k < c->nappliers; k++)
-		applier_forget(&c->appliers[k], p);
+	applier_forget(&c->shared, p);
 	if (c->held && c->held->partition == p) {
 		rd_kafka_message_destroy(c->held);
 		c->held = NULL;

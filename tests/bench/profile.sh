@@ -17,7 +17,8 @@
 #   - perf: PostgreSQL's hottest functions over the run, sampled on every
 #     CPU (perf record -a; the backends are started by the run itself).
 
-# Samples the client backends of DB until those it saw have gone (the
+# Samples the client backends of DB that apply batches (their last
+# statement is the apply statement) until those it saw have gone (the
 # loader exits; the workers are stopped), five minutes at most. Prints
 # "epoch class what" per backend and sample, class being the one place a
 # state is sorted: cpu (active, no wait), wal (flushing WAL: commit),
@@ -42,7 +43,12 @@ profile_sample() { # DB
 					ELSE coalesce(state, '?') || ' ' || coalesce(wait_event, '-') END
 				FROM pg_stat_activity
 				WHERE datname = '$1' AND backend_type = 'client backend'
-					AND pid <> pg_backend_pid();
+					AND pid <> pg_backend_pid()
+					-- Only the connections that apply batches: the
+					-- worker's polling thread keeps one more, idle
+					-- between offset loads, which counted as a third of
+					-- the worker's time "waiting for the client".
+					AND query LIKE '%off_new%';
 				GET DIAGNOSTICS n = ROW_COUNT;
 				IF n > 0 THEN
 					seen := true;
