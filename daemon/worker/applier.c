@@ -377,7 +377,12 @@ static void *applier_main(void *arg)
 {
 	struct applier *a = arg;
 	struct lanes *l = &a->shw->lanes;
+	struct store_error err = { 0 };
 
+	/* Connected and prepared while the group is still being joined: the
+	 * first batches took 10 ms more than the rest for it. A failure here
+	 * is met again, and reported, by the first batch. */
+	(void)store_prepare(&a->store, &err);
 	for (;;) {
 		uint64_t t0 = clock_mono_us(), t1;
 		struct lanes_node *n = lanes_take(l);

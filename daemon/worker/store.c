@@ -358,7 +358,7 @@ int store_check_schema(struct store *s, struct store_error *err)
 
 /* Connects unless connected, and prepares the apply and skip statements
  * unless this connection has them. Returns 0 or -EIO with err set. */
-static int store_connect_prepared(struct store *s, struct store_error *err)
+int store_prepare(struct store *s, struct store_error *err)
 {
 	PGresult *res;
 	int r = store_connect(s, err);
@@ -461,7 +461,7 @@ int store_apply_send(struct store *s, const struct patient_batch *batch,
 	const char *params[SA_NPARAMS];
 	int r;
 
-	r = store_connect_prepared(s, err);
+	r = store_prepare(s, err);
 	if (r < 0)
 		return r;
 	if (store_build_arrays(s, batch) < 0) {
@@ -552,7 +552,7 @@ int store_skip_offset(struct store *s, const struct store_position *pos, int64_t
 	long written;
 	int r;
 
-	r = store_connect_prepared(s, err);
+	r = store_prepare(s, err);
 	if (r < 0)
 		return r;
 	store_position_format(pos, &t);

@@ -90,6 +90,12 @@ void store_close(struct store *s);
 /* Connects unless connected and healthy. Returns 0, or -EIO with err set. */
 int store_connect(struct store *s, struct store_error *err);
 
+/* store_connect, then prepares the apply and skip statements (once per
+ * connection): an applier calls it at start, so that its first batch does
+ * not wait for them. The apply calls it again anyway. Returns 0 or -EIO
+ * with err set. */
+int store_prepare(struct store *s, struct store_error *err);
+
 /* Applies pending migrations under an advisory lock (so concurrent --migrate
  * runs serialise). *applied receives how many ran. Returns 0 or -EIO. */
 int store_migrate(struct store *s, int *applied, struct store_error *err);

@@ -120,6 +120,21 @@ profile_run() { # NAME
 	fi
 	if [ "$name" = loader ]; then
 		PGDATABASE=$db "$LOADER" -c "$CONNECTIONS" -m unnest "$DATA" >/dev/null
+	elif [ "$name" = kcat ]; then
+		# The loader again, with the broker serving the topic's batches to
+		# a client (kcat, reading them over and over) meanwhile, as it
+		# serves them to the worker: what the broker's and a consumer's
+		# share of the 2 cores costs PostgreSQL without the worker.
+		local flag="$STACK_DIR/profile.kcat.run" fetcher
+		: >"$flag"
+		(while [ -e "$flag" ]; do
+			kcat -b "$PATIENTS_KAFKA_BROKERS" -C -t bench -o beginning -e -q -f '%o\n' \
+				>/dev/null 2>>"$STACK_DIR/profile.log" || break
+		done) &
+		fetcher=$!
+		PGDATABASE=$db "$LOADER" -c "$CONNECTIONS" -m unnest "$DATA" >/dev/null
+		rm -f "$flag"
+		wait "$fetcher" || true
 	else
 		PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-p-$$" \
 			--from-beginning --db-connections "$CONNECTIONS" --log-level warning \
@@ -142,20 +157,21 @@ profile_run() { # NAME
 }
 
 # PostgreSQL's hottest functions in a perf file, as "percent symbol" lines
-# (shares of PostgreSQL's samples).
+# (shares of PostgreSQL's samples). awk reads to the end: perf killed by
+# SIGPIPE would fail the bench (pipefail).
 profile_hot() { # FILE
 	[ -s "$1" ] || return 0
 	perf report -i "$1" --comm postgres --percentage relative --no-children --sort symbol \
 		--stdio -q 2>/dev/null |
-		awk '$1 ~ /%$/ { sym = $0; sub(/^ *[0-9.]+% +\[[.k]\] +/, "", sym); sub(/  .*/, "", sym)
-			printf "  %7s %s\n", $1, sym; if (++n == 12) exit }'
+		awk '$1 ~ /%$/ && n < 12 { sym = $0; sub(/^ *[0-9.]+% +\[[.k]\] +/, "", sym)
+			sub(/  .*/, "", sym); printf "  %7s %s\n", $1, sym; n++ }'
 }
 
 profile_main() {
 	local name s r st rows=()
 	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
 		>/dev/null || die "pg_stat_statements is not loaded"
-	for name in loader worker; do
+	for name in loader kcat worker; do
 		say "profile: $name"
 		s=$(profile_run "$name")
 		r=($(profile_shares "$STACK_DIR/profile.$name.samples"))
@@ -170,7 +186,8 @@ profile_main() {
 	echo "(p/s and ms/batch: steady, first commit to last; ms/batch: a batch's share of one connection's"
 	echo " time; then the client backends' time over that window, sampled every 20 ms: cpu = running,"
 	echo " wal = flushing WAL (commit), client = idle waiting for the client,"
-	echo " lock = heavy or light locks; exec ms and wal/call: pg_stat_statements' apply statement)"
+	echo " lock = heavy or light locks; exec ms and wal/call: pg_stat_statements' apply statement;"
+	echo " kcat: the loader while kcat reads the topic's batches over and over, the broker serving them)"
 	printf '%-8s %7s %8s %7s %7s %8s %6s %7s %9s %10s\n' "run" "p/s" "ms/batch" "cpu" "wal" "client" \
 		"lock" "other" "exec ms" "wal/call"
 	printf '%s\n' "${rows[@]}"
@@ -179,8 +196,8 @@ profile_main() {
 	done
 	for name in loader worker; do
 		echo "what else the $name's backends waited on (samples):"
-		awk '$2 == "lock" || $2 == "other" { $2 = ""; print }' \
-			"$STACK_DIR/profile.$name.samples" | head -n 5 | sed 's/^/  /; s/  */ /2'
+		awk '($2 == "lock" || $2 == "other") && n++ < 5 { $2 = ""; print }' \
+			"$STACK_DIR/profile.$name.samples" | sed 's/^/  /; s/  */ /2'
 		if [ -s "$STACK_DIR/profile.$name.perf" ]; then
 			echo "PostgreSQL's hottest functions during the $name run (perf, share of its samples):"
 			profile_hot "$STACK_DIR/profile.$name.perf"
