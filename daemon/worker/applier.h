@@ -76,7 +76,9 @@ struct applier_shared {
  * them. Returns 0 or -errno. */
 int applier_shared_init(struct applier_shared *sh, int32_t nparts, struct schedule_limit room);
 
-/* Frees the jobs still waiting and the lanes, once every applier stopped. */
+/* Frees the jobs still waiting and the lanes, once every applier stopped.
+ * Does nothing when applier_shared_init failed or was never called (sh
+ * zeroed). */
 void applier_shared_destroy(struct applier_shared *sh);
 
 /* Records whether PostgreSQL answered, for readiness and the db_up gauge. */

@@ -251,8 +251,7 @@ void consumer_free(struct consumer *c)
 	/* Messages go back before their client does. */
 	if (c->held)
 		rd_kafka_message_destroy(c->held);
-	if (c->lanes_ready)
-		applier_shared_destroy(&c->shared);
+	applier_shared_destroy(&c->shared);
 	if (c->rk)
 		rd_kafka_destroy(c->rk);
 	free(c->appliers);
@@ -287,7 +286,6 @@ static struct consumer *consumer_alloc(const struct consumer_options *opt, struc
 		consumer_free(c);
 		return NULL;
 	}
-	c->lanes_ready = true;
 	for (size_t i = 0; i < APPLIER_MAX_PARTITIONS; i++)
 		c->parts[i].end_offset = -1;
 	return c;

@@ -34,7 +34,6 @@ struct consumer {
 	struct applier_shared shared;
 	struct applier *appliers;
 	size_t nappliers;
-	bool lanes_ready; /* shared.lanes set up (applier_shared_init) */
 	rd_kafka_message_t *held;  /* polled, waiting for room in the lanes */
 	uint64_t held_since_ms;
 	uint64_t held_ms, holds; /* time polling stood still for full lanes, how often */

@@ -240,8 +240,7 @@ bool lanes_wait_room(struct lanes *l, int timeout_ms)
 	bool room;
 
 	pthread_mutex_lock(&l->mu);
-	while (!(room = schedule_room(l->queued, l->queued_bytes, l->lim)) &&
-	       !atomic_load(&l->stopping))
+	while (!schedule_room(l->queued, l->queued_bytes, l->lim) && !atomic_load(&l->stopping))
 		if (pthread_cond_timedwait(&l->done, &l->mu, &deadline) == ETIMEDOUT)
 			break;
 	room = schedule_room(l->queued, l->queued_bytes, l->lim);

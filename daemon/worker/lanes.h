@@ -58,7 +58,8 @@ struct lanes {
 int lanes_init(struct lanes *l, int32_t nparts, struct schedule_limit lim);
 
 /* Frees every queued node with free_node(node, arg), then the lanes. Only
- * once no thread uses them. */
+ * once no thread uses them. Nothing to do for lanes zeroed, or whose
+ * lanes_init failed. */
 void lanes_destroy(struct lanes *l, void (*free_node)(struct lanes_node *, void *), void *arg);
 
 /* Appends n (partition and bytes set by the caller) to its partition's lane

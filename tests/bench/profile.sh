@@ -118,23 +118,24 @@ profile_run() { # NAME
 		perf record -F 199 -a -q -o "$STACK_DIR/profile.$name.perf" 2>>"$STACK_DIR/profile.log" &
 		perf=$!
 	fi
-	if [ "$name" = loader ]; then
-		PGDATABASE=$db "$LOADER" -c "$CONNECTIONS" -m unnest "$DATA" >/dev/null
-	elif [ "$name" = kcat ]; then
-		# The loader again, with the broker serving the topic's batches to
-		# a client (kcat, reading them over and over) meanwhile, as it
-		# serves them to the worker: what the broker's and a consumer's
-		# share of the 2 cores costs PostgreSQL without the worker.
-		local flag="$STACK_DIR/profile.kcat.run" fetcher
-		: >"$flag"
-		(while [ -e "$flag" ]; do
-			kcat -b "$PATIENTS_KAFKA_BROKERS" -C -t bench -o beginning -e -q -f '%o\n' \
-				>/dev/null 2>>"$STACK_DIR/profile.log" || break
-		done) &
-		fetcher=$!
+	if [ "$name" != worker ]; then
+		# kcat: the loader again, with the broker serving the topic's
+		# batches to a client (kcat, reading them over and over)
+		# meanwhile, as it serves them to the worker: what the broker's
+		# and a consumer's share of the 2 cores costs PostgreSQL without
+		# the worker.
+		local flag="$STACK_DIR/profile.kcat.run" fetcher=
+		if [ "$name" = kcat ]; then
+			: >"$flag"
+			(while [ -e "$flag" ]; do
+				kcat -b "$PATIENTS_KAFKA_BROKERS" -C -t bench -o beginning -e -q -f '%o\n' \
+					>/dev/null 2>>"$STACK_DIR/profile.log" || break
+			done) &
+			fetcher=$!
+		fi
 		PGDATABASE=$db "$LOADER" -c "$CONNECTIONS" -m unnest "$DATA" >/dev/null
 		rm -f "$flag"
-		wait "$fetcher" || true
+		[ -z "$fetcher" ] || wait "$fetcher" || true
 	else
 		PGDATABASE=$db "$WORKER" --topic bench --dlq-topic bench.dlq --group "bench-p-$$" \
 			--from-beginning --db-connections "$CONNECTIONS" --log-level warning \
