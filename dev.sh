@@ -8,6 +8,7 @@
 #   ./dev.sh bench   throughput against this machine's own limit (a stack of its own)
 #   ./dev.sh bench --peers   and against Kafka Connect + Debezium's JDBC sink
 #   ./dev.sh bench --profile and where a batch's time goes in PostgreSQL
+#   ./dev.sh bench --split   with PostgreSQL on a CPU of its own (as on its own host)
 #   ./dev.sh status  what is running
 #
 #   PATIENTS_STACK_KAFKA=cluster ./dev.sh up (or bench): Kafka is the 3-node

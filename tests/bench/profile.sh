@@ -20,13 +20,16 @@
 # Samples the client backends of DB that apply batches (their last
 # statement is the apply statement) until those it saw have gone (the
 # loader exits; the workers are stopped), five minutes at most. Prints
-# "epoch class what" per backend and sample, class being the one place a
-# state is sorted: cpu (active, no wait), wal (flushing WAL: commit),
-# client (idle, waiting for its client), lock (heavy or light) or other.
+# "epoch pid cpu_ns runq_ns class what" per backend and sample: cpu_ns and
+# runq_ns are the backend's time on a CPU and runnable waiting for one
+# since it started (/proc/PID/schedstat; - once it has gone), class the
+# one place a state is sorted: cpu (active, no wait: on a CPU or waiting
+# for one), wal (flushing WAL: commit), client (idle, waiting for its
+# client), lock (heavy or light) or other.
 # Run it in the background before the run.
 profile_sample() { # DB
 	psql -X -q -d postgres -v ON_ERROR_STOP=1 -tA -F' ' <<-SQL
-		CREATE TEMP TABLE sample (at float8, what text);
+		CREATE TEMP TABLE sample (at float8, pid int, sched text, what text);
 		DO \$\$
 		DECLARE
 			seen boolean := false;
@@ -37,8 +40,14 @@ profile_sample() { # DB
 				-- A fresh read each time: pg_stat_activity is otherwise
 				-- one snapshot for the whole transaction.
 				PERFORM pg_stat_clear_snapshot();
+				-- With the backend's scheduler counters: nanoseconds on
+				-- a CPU and waiting for one (runnable, which
+				-- pg_stat_activity shows as running), and timeslices;
+				-- NULL once the backend has gone.
 				INSERT INTO sample
-				SELECT extract(epoch FROM clock_timestamp()), CASE WHEN state = 'active'
+				SELECT extract(epoch FROM clock_timestamp()), pid,
+					pg_read_file('/proc/' || pid || '/schedstat', 0, 100, true),
+					CASE WHEN state = 'active'
 					THEN coalesce(wait_event_type || ':' || wait_event, 'CPU')
 					ELSE coalesce(state, '?') || ' ' || coalesce(wait_event, '-') END
 				FROM pg_stat_activity
@@ -60,7 +69,9 @@ profile_sample() { # DB
 			END LOOP;
 		END
 		\$\$;
-		SELECT at, CASE WHEN what = 'CPU' THEN 'cpu'
+		SELECT at, pid, coalesce(nullif(split_part(trim(sched), ' ', 1), ''), '-'),
+			coalesce(nullif(split_part(trim(sched), ' ', 2), ''), '-'),
+			CASE WHEN what = 'CPU' THEN 'cpu'
 			WHEN what LIKE 'IO:WAL%' THEN 'wal'
 			WHEN what = 'idle ClientRead' THEN 'client'
 			WHEN what LIKE 'Lock:%' OR what LIKE 'LWLock:%' THEN 'lock'
@@ -73,7 +84,7 @@ profile_sample() { # DB
 # the connections' start nor the group's join), as "count what" rows, most
 # first: "count class what".
 profile_window() { # FILE FROM TO
-	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { $1 = ""; n[substr($0, 2)]++ }
+	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to { $1 = $2 = $3 = $4 = ""; sub(/^ +/, ""); n[$0]++ }
 		END { for (w in n) print n[w], w }' "$1" | sort -k1,1rn -k2
 }
 
@@ -83,9 +94,23 @@ profile_window() { # FILE FROM TO
 profile_tenths() { # FILE FROM TO
 	awk -v from="$2" -v to="$3" '$1 >= from && $1 <= to {
 			k = int(10 * ($1 - from) / (to - from + 1e-9)); n[k]++
-			if ($2 == "client") c[k]++ }
+			if ($5 == "client") c[k]++ }
 		END { for (k = 0; k < 10; k++) printf "%s%d%%", k ? " " : "", n[k] ? 100 * c[k] / n[k] : 0
 			print "" }' "$1"
+}
+
+# Where the applying backends' time went over the window, from their
+# scheduler counters: "cpu_ms runq_ms" per batch, the sums over every
+# backend of the time on a CPU and runnable waiting for one, between its
+# first sample in the window and its last, over BATCHES. What is left of a
+# batch's connection time (ms/batch) is sleeping: flushing WAL, waiting
+# for the client or a lock.
+profile_sched() { # FILE FROM TO
+	awk -v from="$2" -v to="$3" -v batches="$BATCHES" '$1 >= from && $1 <= to && $3 != "-" {
+			if (!($2 in c0)) { c0[$2] = $3; r0[$2] = $4 }
+			c1[$2] = $3; r1[$2] = $4 }
+		END { for (p in c0) { c += c1[p] - c0[p]; r += r1[p] - r0[p] }
+			printf "%.2f %.2f\n", c / 1e6 / batches, r / 1e6 / batches }' "$1"
 }
 
 # profile_window's rows as shares: "cpu wal client lock other samples"
@@ -152,6 +177,8 @@ profile_run() { # NAME
 	profile_window "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.samples"
 	# shellcheck disable=SC2086
 	profile_tenths "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.tenths"
+	# shellcheck disable=SC2086
+	profile_sched "$STACK_DIR/profile.$name.raw" $window >"$STACK_DIR/profile.$name.sched"
 	profile_statement "$db" >"$STACK_DIR/profile.$name.stmt"
 	applied_span "$db"
 	drop_db "$db"
@@ -169,7 +196,7 @@ profile_hot() { # FILE
 }
 
 profile_main() {
-	local name s r st rows=()
+	local name s r st sc rows=()
 	psql -X -q -d postgres -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
 		>/dev/null || die "pg_stat_statements is not loaded"
 	for name in loader kcat worker; do
@@ -177,20 +204,24 @@ profile_main() {
 		s=$(profile_run "$name")
 		r=($(profile_shares "$STACK_DIR/profile.$name.samples"))
 		st=($(cat "$STACK_DIR/profile.$name.stmt"))
-		rows+=("$(printf '%-8s %7s %8s %6s%% %6s%% %7s%% %5s%% %6s%% %9s %10s' "$name" \
+		sc=($(cat "$STACK_DIR/profile.$name.sched"))
+		rows+=("$(printf '%-8s %7s %8s %6s%% %6s%% %7s%% %5s%% %6s%% %7s %7s %9s %10s' "$name" \
 			"$(echo "scale=0; ($BATCHES - 1) * $PER_BATCH / $s" | bc)" \
 			"$(echo "scale=2; 1000 * $s * $CONNECTIONS / $BATCHES" | bc)" \
-			"${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" "${r[4]}" "${st[1]:--}" "${st[2]:--}")")
+			"${r[0]}" "${r[1]}" "${r[2]}" "${r[3]}" "${r[4]}" "${sc[0]:--}" "${sc[1]:--}" \
+			"${st[1]:--}" "${st[2]:--}")")
 	done
 	echo
 	echo "profile: where a batch's time goes in PostgreSQL ($CONNECTIONS connections, one run each)"
 	echo "(p/s and ms/batch: steady, first commit to last; ms/batch: a batch's share of one connection's"
 	echo " time; then the client backends' time over that window, sampled every 20 ms: cpu = running,"
 	echo " wal = flushing WAL (commit), client = idle waiting for the client,"
-	echo " lock = heavy or light locks; exec ms and wal/call: pg_stat_statements' apply statement;"
+	echo " lock = heavy or light locks; on cpu and runq: ms per batch the backends ran and were runnable"
+	echo " waiting for a CPU (/proc/PID/schedstat; running in pg_stat_activity is both);"
+	echo " exec ms and wal/call: pg_stat_statements' apply statement;"
 	echo " kcat: the loader while kcat reads the topic's batches over and over, the broker serving them)"
-	printf '%-8s %7s %8s %7s %7s %8s %6s %7s %9s %10s\n' "run" "p/s" "ms/batch" "cpu" "wal" "client" \
-		"lock" "other" "exec ms" "wal/call"
+	printf '%-8s %7s %8s %7s %7s %8s %6s %7s %7s %7s %9s %10s\n' "run" "p/s" "ms/batch" "cpu" "wal" "client" \
+		"lock" "other" "on cpu" "runq" "exec ms" "wal/call"
 	printf '%s\n' "${rows[@]}"
 	for name in loader worker; do
 		echo "$name: idle waiting for the client, by tenth of the window: $(cat "$STACK_DIR/profile.$name.tenths")"

@@ -21,6 +21,12 @@
 #                                 the same patients (tests/bench/peers.sh)
 #   tests/bench/run.sh --profile  and where a batch's time goes in PostgreSQL
 #                                 (tests/bench/profile.sh)
+#   tests/bench/run.sh --split    PostgreSQL alone on the last CPU, the
+#                                 broker, the daemons, the loader and the
+#                                 bench's clients on the others (taskset):
+#                                 the worker's ratio when it and the broker
+#                                 do not take PostgreSQL's CPU, as on hosts
+#                                 of their own
 #   KEEP_STACK=1 tests/bench/run.sh
 #   PATIENTS_STACK_KAFKA=cluster tests/bench/run.sh   on the 3-node SASL_SSL
 #                                 cluster (tests/lib/cluster.sh: RF 3,
@@ -42,16 +48,21 @@ KAFKA_MODE=${PATIENTS_STACK_KAFKA:-single}
 
 PEERS=0
 PROFILE=0
+SPLIT=0
 for arg in "$@"; do
 	case $arg in
 	--peers) PEERS=1 ;;
 	--profile) PROFILE=1 ;;
-	*) echo "usage: tests/bench/run.sh [--peers] [--profile]" >&2; exit 2 ;;
+	--split) SPLIT=1 ;;
+	*) echo "usage: tests/bench/run.sh [--peers] [--profile] [--split]" >&2; exit 2 ;;
 	esac
 done
 case $KAFKA_MODE in
 single) ;;
-cluster) [ "$PEERS" = 0 ] || { echo "bench: --peers runs on one broker only" >&2; exit 2; } ;;
+cluster)
+	[ "$PEERS" = 0 ] || { echo "bench: --peers runs on one broker only" >&2; exit 2; }
+	[ "$SPLIT" = 0 ] || { echo "bench: --split runs on one broker only" >&2; exit 2; }
+	;;
 *) echo "bench: PATIENTS_STACK_KAFKA is single or cluster, not $KAFKA_MODE" >&2; exit 2 ;;
 esac
 
@@ -500,6 +511,22 @@ bench_topic() { # TOPIC PARTS
 	fi
 }
 
+# --split: PostgreSQL (the postmaster and what runs, every backend it forks
+# after) on the last CPU alone; the broker's threads and this shell, so
+# everything the bench starts from now on, on the others.
+split_cpus() {
+	local pg=$((NCPU - 1)) rest pm p
+	[ "$NCPU" -ge 2 ] || die "--split needs 2 CPUs or more"
+	rest=0-$((NCPU - 2))
+	command -v taskset >/dev/null || die "taskset is missing (util-linux)"
+	read -r pm <"$STACK_DIR/pg/data/postmaster.pid"
+	for p in "$pm" $(pgrep -P "$pm"); do
+		taskset -a -cp "$pg" "$p" >/dev/null || die "could not pin PostgreSQL's process $p"
+	done
+	taskset -a -cp "$rest" "$(<"$STACK_DIR/kafka.pid")" >/dev/null || die "could not pin the broker"
+	taskset -cp "$rest" $$ >/dev/null || die "could not pin the bench"
+}
+
 # --- the run ---------------------------------------------------------------
 main() {
 	command -v bc >/dev/null || die "bc is missing (./dev.sh installs it)"
@@ -514,6 +541,7 @@ main() {
 		STACK_PG_PORT_BASE=56439 STACK_KAFKA_PORT_BASE=27092 stack_up "$STACK_DIR" >/dev/null 2>&1 ||
 			die "could not start the stack"
 	fi
+	[ "$SPLIT" = 0 ] || split_cpus
 	# shellcheck disable=SC1091
 	. "$STACK_DIR/stack.env"
 	export PGHOST PGPORT PGUSER
@@ -595,6 +623,7 @@ main() {
 	bs=$(steady "${base[3]}")
 	echo
 	echo "bench: $BATCHES batches x $PER_BATCH patients ($patients), $CONNECTIONS connections per process, $NCPU CPUs"
+	[ "$SPLIT" = 0 ] || echo "--split: PostgreSQL alone on CPU $((NCPU - 1)), everything else on CPU 0-$((NCPU - 2))"
 	if [ "$KAFKA_MODE" = cluster ]; then
 		echo "Kafka: the 3-node cluster (RF 3, min.insync.replicas 2, SASL_SSL, SCRAM, ACLs)"
 	else
