@@ -43,12 +43,12 @@ peer_fetch() {
 # Timestamp (ms), request_id Debezium's Uuid (bound as uuid), so the sink
 # writes the same values as the worker into the same column types.
 
-# Polled 4 times a second: done once every tenant's last record is in the
-# table (a partition is applied in order, so all before it are too; the
-# digest at the end checks it).
-peer_done() { # DB
-	PGDATABASE=$1 psql -X -tA -c "SELECT count(*) FROM patients p JOIN (VALUES $PEER_FINAL) AS e(tenant, code, rid)
-		ON p.tenant = e.tenant AND p.code = e.code AND p.request_id = e.rid::uuid"
+# Done once every tenant's last record is in the table (a partition is
+# applied in order, so all before it are too; the digest at the end checks
+# it): an SQL condition for wait_start (run.sh).
+peer_done() {
+	echo "(SELECT count(*) FROM patients p JOIN (VALUES $PEER_FINAL) AS e(tenant, code, rid)
+		ON p.tenant = e.tenant AND p.code = e.code AND p.request_id = e.rid::uuid) = $PEER_NFINAL"
 }
 
 # The rows a run left, as "count md5": the same for the worker and the peer
@@ -131,15 +131,21 @@ peer_run() { # NAME CONFIG T0 CPU0(connect cpu at T0)
 	[ -n "$t0" ] || t0=$(now)
 	peer_rest POST /connectors "$(peer_config_json "$name" "$2" "$db")" >/dev/null ||
 		die "Connect refused the connector $name (see $STACK_DIR/connect/)"
+	wait_start "$db" "$(peer_done)"
 	for ((i = 0; ; i++)); do
-		[ "$(peer_done "$db")" = "$PEER_NFINAL" ] && break
-		[ $i -lt 2400 ] || die "the peer ($name) did not finish in 10 min (see $STACK_DIR/connect/)"
-		kill -0 "$PEER_PID" 2>/dev/null || die "Kafka Connect exited (see $STACK_DIR/connect/)"
+		kill -0 "$WAITER" 2>/dev/null || break
+		if [ $i -ge 2400 ] || ! kill -0 "$PEER_PID" 2>/dev/null; then
+			kill "$WAITER" 2>/dev/null || true
+			[ $i -lt 2400 ] || die "the peer ($name) did not finish in 10 min (see $STACK_DIR/connect/)"
+			die "Kafka Connect exited (see $STACK_DIR/connect/)"
+		fi
 		if [ $((i % 20)) = 19 ] && peer_rest GET "/connectors/$name/status" | grep -q '"FAILED"'; then
+			kill "$WAITER" 2>/dev/null || true
 			die "the peer's task failed: $(peer_rest GET "/connectors/$name/status" | head -c 2000)"
 		fi
 		sleep 0.25
 	done
+	wait "$WAITER" || die "waiting for the peer's rows failed (see $STACK_DIR/wait.log)"
 	pg1=$(pg_cpu)
 	k1=$(kafka_cpu)
 	c1=$(cpu_of "$PEER_PID")

@@ -329,18 +329,31 @@ run_methods() {
 	printf '%s\n' "${rows[@]}"
 }
 
+# Starts one session that waits in DB until CONDITION (SQL, a boolean)
+# holds, checked there every 20 ms, and sets WAITER to its pid. It stands
+# for a psql every 0.25 s, which cost a process, a backend and bash's
+# forks each time: 10% of the CPU samples of a worker run, a load the
+# loader's runs (timed without waiting) did not carry.
+wait_start() { # DB CONDITION
+	PGDATABASE=$1 psql -X -q -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
+		WHILE NOT ($2) LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$" >/dev/null 2>>"$STACK_DIR/wait.log" &
+	WAITER=$!
+}
+
 # Waits until DB holds every batch, the workers in PIDS running all along,
 # then reads what they used and stops them. Sets FINISHED to "pg_cpu_seconds
 # kafka_cpu_seconds worker_cpu_seconds peak_rss_kb", the first two since
 # CPU0 and K0. In the shell that started the workers (it waits for them).
 finish_workers() { # DB CPU0 K0 LOG
-	local db=$1 cpu0=$2 k0=$3 log=$4 i h hwm=0 wsum=0 cpu1 k1
-	while [ "$(batches_in "$db")" != "$BATCHES" ]; do
-		for i in "${!PIDS[@]}"; do
-			kill -0 "${PIDS[$i]}" 2>/dev/null || die "worker $i of ${#PIDS[@]} exited (see $log)"
-		done
-		sleep 0.25
-	done
+	local db=$1 cpu0=$2 k0=$3 log=$4 i h hwm=0 wsum=0 cpu1 k1 ended= st=0
+	wait_start "$db" "(SELECT count(*) FROM patient_batches) = $BATCHES"
+	# Whichever ends first: the wait, or a worker.
+	wait -n -p ended "$WAITER" "${PIDS[@]}" || st=$?
+	if [ "$ended" != "$WAITER" ]; then
+		kill "$WAITER" 2>/dev/null || true
+		die "a worker of ${#PIDS[@]} (pid $ended) exited (see $log)"
+	fi
+	[ "$st" = 0 ] || die "waiting for the batches failed (see $STACK_DIR/wait.log)"
 	# Before the workers leave: their backends are still there to be read.
 	cpu1=$(pg_cpu)
 	k1=$(kafka_cpu)
