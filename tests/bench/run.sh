@@ -246,10 +246,8 @@ produce_as_gateway() { # TOPIC
 # written out and its autovacuum (which a 200k-row table triggers) finished,
 # so no run pays for the one before it; and from a quiet disk: what the
 # broker took in (the gateway's runs write some 2 GB into its page cache)
-# written back before the clock starts, not during the run, where the
-# kernel's writeback slowed PostgreSQL's WAL flushes (the first loader
-# methods' run after the gateway's came out 3 to 27% below the best
-# baseline of the same run).
+# written back before the clock starts, not by the kernel during the run,
+# beside PostgreSQL's WAL flushes.
 settle() {
 	local i
 	sync
@@ -302,8 +300,9 @@ run_loader() { # [METHOD [CONNECTIONS [FILLFACTOR]]]
 # The loader's methods (bench_loader -m) over 1, 2 and 4 connections, all
 # with the worker's guarantees, once each; ratios to the worker's statement
 # over CONNECTIONS connections, run first and again last (the better of
-# the two), so that a method run early or late is not favoured by the
-# machine's drift.
+# the two): run first alone, right after the gateway's runs, it came out
+# 2 to 27% below the same run's baseline (and once, after a sync, at 0.80
+# of its own run last), which made every method look faster.
 run_methods() {
 	local m c r ref=0 label rows=() k pg wal hot
 	local all=("unnest:$CONNECTIONS" unnest:1 unnest:4 values:1 "values:$CONNECTIONS" values:4
