@@ -134,14 +134,10 @@ peer_run() { # NAME CONFIG T0 CPU0(connect cpu at T0)
 	wait_start "$db" "$(peer_done)"
 	for ((i = 0; ; i++)); do
 		kill -0 "$WAITER" 2>/dev/null || break
-		if [ $i -ge 2400 ] || ! kill -0 "$PEER_PID" 2>/dev/null; then
-			kill "$WAITER" 2>/dev/null || true
-			[ $i -lt 2400 ] || die "the peer ($name) did not finish in 10 min (see $STACK_DIR/connect/)"
-			die "Kafka Connect exited (see $STACK_DIR/connect/)"
-		fi
+		[ $i -lt 2400 ] || wait_die "the peer ($name) did not finish in 10 min (see $STACK_DIR/connect/)"
+		kill -0 "$PEER_PID" 2>/dev/null || wait_die "Kafka Connect exited (see $STACK_DIR/connect/)"
 		if [ $((i % 20)) = 19 ] && peer_rest GET "/connectors/$name/status" | grep -q '"FAILED"'; then
-			kill "$WAITER" 2>/dev/null || true
-			die "the peer's task failed: $(peer_rest GET "/connectors/$name/status" | head -c 2000)"
+			wait_die "the peer's task failed: $(peer_rest GET "/connectors/$name/status" | head -c 2000)"
 		fi
 		sleep 0.25
 	done

@@ -304,10 +304,11 @@ run_loader() { # [METHOD [CONNECTIONS [FILLFACTOR]]]
 # 2 to 27% below the same run's baseline (and once, after a sync, at 0.80
 # of its own run last), which made every method look faster.
 run_methods() {
-	local m c r ref=0 label rows=() k pg wal hot
+	local m c r p ref=0 label rows=() k last pg wal hot
 	local all=("unnest:$CONNECTIONS" unnest:1 unnest:4 values:1 "values:$CONNECTIONS" values:4
 		copy:1 "copy:$CONNECTIONS" copy:4 binary:1 "binary:$CONNECTIONS" binary:4
 		unnest-ff80:1 "unnest-ff80:$CONNECTIONS" unnest-ff80:4 "unnest:$CONNECTIONS")
+	last=$((${#all[@]} - 1))
 	for k in "${!all[@]}"; do
 		c=${all[$k]#*:}
 		m=${all[$k]%:*}
@@ -324,12 +325,13 @@ run_methods() {
 			binary) label="unnest, binary arrays" ;;
 			esac
 		fi
+		p=$(rate "${r[0]}")
 		# The reference is the first and the last run: the better of the two.
-		if [ "$k" = 0 ] || [ "$k" = $((${#all[@]} - 1)) ]; then
-			[ "$(rate "${r[0]}")" -le "$ref" ] || ref=$(rate "${r[0]}")
+		if [ "$k" = 0 ] || [ "$k" = "$last" ]; then
+			[ "$p" -le "$ref" ] || ref=$p
 		fi
-		[ "$k" = $((${#all[@]} - 1)) ] && break
-		rows+=("$label|$c|$(rate "${r[0]}")|$(share "${r[1]}" "${r[0]}")|$((r[4] / BATCHES))|$(
+		[ "$k" = "$last" ] && break
+		rows+=("$label|$c|$p|$(share "${r[1]}" "${r[0]}")|$((r[4] / BATCHES))|$(
 			[ "${r[6]:-0}" -gt 0 ] && echo $((100 * r[5] / r[6])) || echo -)")
 	done
 	echo
@@ -348,12 +350,19 @@ run_methods() {
 # Starts one session that waits in DB until CONDITION (SQL, a boolean)
 # holds, checked there every 20 ms, and sets WAITER to its pid. It stands
 # for a psql every 0.25 s, which cost a process, a backend and bash's
-# forks each time: 10% of the CPU samples of a worker run, a load the
-# loader's runs (timed without waiting) did not carry.
+# forks each time: psql and the shell were 11% of the CPU samples of a
+# profiled worker run, a load the loader's runs (timed without waiting)
+# did not carry.
 wait_start() { # DB CONDITION
 	PGDATABASE=$1 psql -X -q -v ON_ERROR_STOP=1 -c "DO \$\$ BEGIN
 		WHILE NOT ($2) LOOP PERFORM pg_sleep(0.02); END LOOP; END \$\$" >/dev/null 2>>"$STACK_DIR/wait.log" &
 	WAITER=$!
+}
+
+# die, once the session wait_start began is stopped.
+wait_die() { # MESSAGE
+	kill "$WAITER" 2>/dev/null || true
+	die "$1"
 }
 
 # Waits until DB holds every batch, the workers in PIDS running all along,
@@ -365,10 +374,7 @@ finish_workers() { # DB CPU0 K0 LOG
 	wait_start "$db" "(SELECT count(*) FROM patient_batches) = $BATCHES"
 	# Whichever ends first: the wait, or a worker.
 	wait -n -p ended "$WAITER" "${PIDS[@]}" || st=$?
-	if [ "$ended" != "$WAITER" ]; then
-		kill "$WAITER" 2>/dev/null || true
-		die "a worker of ${#PIDS[@]} (pid $ended) exited (see $log)"
-	fi
+	[ "$ended" = "$WAITER" ] || wait_die "a worker of ${#PIDS[@]} (pid $ended) exited (see $log)"
 	[ "$st" = 0 ] || die "waiting for the batches failed (see $STACK_DIR/wait.log)"
 	# Before the workers leave: their backends are still there to be read.
 	cpu1=$(pg_cpu)
@@ -540,9 +546,10 @@ bench_topic() { # TOPIC PARTS
 	fi
 }
 
-# --split: PostgreSQL (the postmaster and what runs, every backend it forks
-# after) on the last CPU alone; the broker's threads and this shell, so
-# everything the bench starts from now on, on the others.
+# --split: PostgreSQL on the last CPU alone (its running processes, and the
+# postmaster, whose affinity every backend it forks later inherits); the
+# broker's threads and this shell, so everything the bench starts from now
+# on, on the others.
 split_cpus() {
 	local pg=$((NCPU - 1)) rest pm p
 	[ "$NCPU" -ge 2 ] || die "--split needs 2 CPUs or more"
