@@ -41,19 +41,26 @@ static struct date batchcodec_received_date(const char *received_at)
 	return d;
 }
 
-/* The in-place path: 0 (valid, out filled), -ENOMEM, or 1: json-c decides. */
+static int batchcodec_read_body(struct jsonscan *sc, void *arg)
+{
+	return patient_batch_scan(sc, arg);
+}
+
+/* The in-place path, one pass over the envelope and its body, judged once
+ * received_at (which may follow the body) is known: 0 (valid, out
+ * filled), -ENOMEM, or 1: json-c decides. */
 static int batchcodec_message_inplace(const void *value, size_t len,
 				      struct batchcodec_message *out)
 {
-	char *body;
-	size_t body_len;
+	struct patient_scan ps = { 0 };
 	int r;
 
-	r = envelope_decode_inplace((const char *)value, len, &out->env, &body, &body_len);
+	r = envelope_decode_inplace_read((const char *)value, len, &out->env,
+					 batchcodec_read_body, &ps);
 	if (r == 0)
-		r = patient_batch_parse_inplace(
-			body, body_len, batchcodec_received_date(out->env.meta.received_at),
-			&out->batch);
+		r = patient_batch_judge(&ps, batchcodec_received_date(out->env.meta.received_at),
+					&out->batch);
+	patient_scan_free(&ps);
 	if (r != 0)
 		envelope_free(&out->env);
 	return r;

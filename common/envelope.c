@@ -386,15 +386,25 @@ static const char *const envelope_field_names[ENV_F_COUNT] = {
 	"v", "tenant", "request_id", "received_at", "client_request_id", "body",
 };
 
-/* One top-level member's value, read into the envelope; -1 to fall back. */
+/* How envelope_scan treats the body: read where it stands by a reader, or
+ * skipped and handed back as text. */
+struct envelope_body {
+	envelope_body_reader *read; /* NULL: skipped, start and end set */
+	void *arg;
+	char *start, *end;
+};
+
+/* One top-level member's value, read into the envelope: 0, -1 to fall
+ * back, or the body reader's -ENOMEM. */
 static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
-			       char **body_start, char **body_end)
+			       struct envelope_body *b)
 {
 	const char **dst[ENV_F_COUNT] = { NULL, &out->meta.tenant, &out->meta.request_id,
 					  &out->meta.received_at, &out->meta.client_request_id,
 					  NULL };
 	char *str;
 	size_t n;
+	int r;
 
 	switch (k) {
 	case ENV_F_V:
@@ -402,11 +412,15 @@ static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
 	case ENV_F_BODY:
 		if (!jsonscan_take(sc, '{'))
 			return -1;
-		*body_start = sc->p - 1;
-		sc->p--; /* let skip open it, counting the depth */
+		sc->p--; /* let the reader or skip open it, counting the depth */
+		if (b->read) {
+			r = b->read(sc, b->arg);
+			return r == -ENOMEM ? r : r == 0 ? 0 : -1;
+		}
+		b->start = sc->p;
 		if (jsonscan_skip(sc) < 0)
 			return -1;
-		*body_end = sc->p;
+		b->end = sc->p;
 		return 0;
 	default:
 		/* client_request_id may be null: absent, as envelope_decode reads it */
@@ -419,21 +433,19 @@ static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
 	}
 }
 
-int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
-			    size_t *body_len)
+/* Both in-place readers: 0, 1 to fall back, -ENOMEM. */
+static int envelope_scan(const char *value, size_t len, struct envelope *out,
+			 struct envelope_body *b)
 {
-	char *body_start = NULL, *body_end = NULL;
 	bool seen[ENV_F_COUNT] = { false }, bad, first;
 	struct jsonscan sc;
-	size_t blen;
+	int r;
 
 	memset(out, 0, sizeof(*out));
-	*body = NULL;
-	*body_len = 0;
 	if (!value || len == 0 || memchr(value, '\0', len) || utf8_validate(value, len) < 0)
 		return 1; /* a tombstone (no value) too */
 	/* Read in place in a copy: the envelope's own strings are
-	 * NUL-terminated there, and the body, only skipped, is left intact. */
+	 * NUL-terminated there, and a body only skipped is left intact. */
 	out->buf = malloc(len + 1);
 	if (!out->buf)
 		return -ENOMEM;
@@ -456,23 +468,51 @@ int envelope_decode_inplace(const char *value, size_t len, struct envelope *out,
 				goto fallback;
 			continue;
 		}
-		if (seen[k] || envelope_scan_field(&sc, k, out, &body_start, &body_end) < 0)
+		if (seen[k])
+			goto fallback;
+		r = envelope_scan_field(&sc, k, out, b);
+		if (r == -ENOMEM) {
+			envelope_free(out);
+			return r;
+		}
+		if (r < 0)
 			goto fallback;
 		seen[k] = true;
 	}
 	if (!jsonscan_at_end(&sc) || !seen[ENV_F_V] || !seen[ENV_F_BODY] ||
 	    envelope_meta_invalid(&out->meta))
 		goto fallback;
-	/* The byte after the body is the envelope's (',', '}' or a space),
-	 * read already. */
-	blen = (size_t)(body_end - body_start);
-	*body = body_start;
-	(*body)[blen] = '\0';
-	*body_len = blen;
 	return 0;
 fallback:
 	envelope_free(out);
 	return 1;
+}
+
+int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
+			    size_t *body_len)
+{
+	struct envelope_body b = { 0 };
+	int r;
+
+	*body = NULL;
+	*body_len = 0;
+	r = envelope_scan(value, len, out, &b);
+	if (r != 0)
+		return r;
+	/* The byte after the body is the envelope's (',', '}' or a space),
+	 * read already. */
+	*b.end = '\0';
+	*body = b.start;
+	*body_len = (size_t)(b.end - b.start);
+	return 0;
+}
+
+int envelope_decode_inplace_read(const char *value, size_t len, struct envelope *out,
+				 envelope_body_reader *read, void *arg)
+{
+	struct envelope_body b = { .read = read, .arg = arg };
+
+	return envelope_scan(value, len, out, &b);
 }
 
 void envelope_free(struct envelope *env)

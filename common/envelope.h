@@ -59,6 +59,25 @@ int envelope_decode(const char *value, size_t len, struct envelope *out, char *e
 int envelope_decode_inplace(const char *value, size_t len, struct envelope *out, char **body,
 			    size_t *body_len);
 
+/* Reads an envelope's body where it stands, in the pass that reads the
+ * envelope: called with sc at the body's opening '{', it reads exactly
+ * that value, leaving sc past it. Returns 0, 1 when it gives up (the value
+ * is then envelope_decode's to judge), or -ENOMEM. */
+struct jsonscan;
+typedef int envelope_body_reader(struct jsonscan *sc, void *arg);
+
+/* envelope_decode_inplace with the body read by read(sc, arg) instead of
+ * skipped and handed back: the worker's one pass over a batch
+ * (batchcodec.c), where skipping the body first was a third of the
+ * decoding. The text around sc is the copy out owns, checked as
+ * patient_batch_parse_inplace asks (valid UTF-8, no NUL byte), so what the
+ * reader keeps pointing into it is valid until envelope_free. Returns 0
+ * (out->meta set), 1 (also when read gave up), -ENOMEM; whatever read
+ * kept is the caller's to release, whatever this returns. Always call
+ * envelope_free(). */
+int envelope_decode_inplace_read(const char *value, size_t len, struct envelope *out,
+				 envelope_body_reader *read, void *arg);
+
 /* Releases root and buf; safe on a zeroed or already freed envelope. */
 void envelope_free(struct envelope *env);
 

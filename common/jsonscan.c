@@ -5,6 +5,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "swar.h"
+
 void jsonscan_init(struct jsonscan *s, char *text, size_t len, int max_depth)
 {
 	s->p = text;
@@ -48,15 +50,10 @@ bool jsonscan_word(struct jsonscan *s, const char *word)
 	return true;
 }
 
-/* Whether any of the 8 bytes in w may be '"', '\\' or a control byte.
- * The zero-byte test can flag a byte above a real match, never one below
- * it: the lowest flagged byte is always a real one. */
+/* Whether any of the 8 bytes in w may be '"', '\\' or a control byte. */
 static uint64_t jsonscan_special(uint64_t w)
 {
-	const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
-	uint64_t q = w ^ (ones * '"'), b = w ^ (ones * '\\');
-
-	return (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & high;
+	return swar_eq(w, '"') | swar_eq(w, '\\') | swar_below(w, 0x20);
 }
 
 /* The closing quote of the string s->p is in (past its opening quote), or
@@ -70,17 +67,13 @@ static char *jsonscan_string_end(const struct jsonscan *s)
 
 		/* Names and e-mails are tens of bytes: eight at a time. */
 		if (s->end - q >= 8) {
-			uint64_t w, m;
+			uint64_t m = jsonscan_special(swar_load(q));
 
-			memcpy(&w, q, sizeof(w));
-			m = jsonscan_special(w);
 			if (m == 0) {
 				q += 8;
 				continue;
 			}
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			q += __builtin_ctzll(m) / 8;
-#endif
+			q += swar_first(m);
 		}
 		c = (unsigned char)*q;
 		if (c == '"')

@@ -496,59 +496,89 @@ static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
 	return 0;
 }
 
+int patient_batch_scan(struct jsonscan *sc, struct patient_scan *ps)
+{
+	bool bad, first, seen = false;
+	int r = 1;
+
+	memset(ps, 0, sizeof(*ps));
+	if (jsonscan_open(sc, '{') < 0)
+		return 1;
+	for (first = true; !jsonscan_close(sc, '{', first, &bad); first = false) {
+		char *key;
+		size_t klen;
+
+		if (bad || jsonscan_string(sc, &key, &klen) < 0 || !jsonscan_take(sc, ':'))
+			goto out;
+		if (strcmp(key, "patients") != 0) {
+			if (jsonscan_skip(sc) < 0)
+				goto out;
+			continue;
+		}
+		if (seen || jsonscan_open(sc, '[') < 0)
+			goto out;
+		seen = true;
+		ps->f = malloc(PATIENT_BATCH_MAX * sizeof(*ps->f));
+		if (!ps->f) {
+			r = -ENOMEM;
+			goto out;
+		}
+		for (bool efirst = true; !jsonscan_close(sc, '[', efirst, &bad); efirst = false) {
+			if (bad || ps->n == PATIENT_BATCH_MAX || patient_scan_one(sc, &ps->f[ps->n]) < 0)
+				goto out;
+			ps->n++;
+		}
+	}
+	if (seen)
+		return 0;
+out:
+	patient_scan_free(ps);
+	return r;
+}
+
+void patient_scan_free(struct patient_scan *ps)
+{
+	free(ps->f);
+	memset(ps, 0, sizeof(*ps));
+}
+
+int patient_batch_judge(struct patient_scan *ps, struct date today, struct patient_batch *out)
+{
+	bool ok;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	r = patient_check_count(out, ps->n, &ok);
+	if (r == 0 && ok)
+		r = patient_check_all(out, ps->f, ps->n, today);
+	r = patient_verdict(out, r);
+	if (r == -EINVAL)
+		r = 1; /* the slow path says which rules, in its words */
+	if (r != 0)
+		patient_batch_free(out);
+	patient_scan_free(ps);
+	return r;
+}
+
 int patient_batch_parse_inplace(char *body, size_t len, struct date today,
 				struct patient_batch *out)
 {
-	struct patient_fields *f = NULL;
+	struct patient_scan ps;
 	struct jsonscan sc;
-	bool bad, first, seen = false, ok;
-	size_t n = 0;
-	int r = 1;
+	int r;
 
 	memset(out, 0, sizeof(*out));
 	if (!body || len == 0 || memchr(body, '\0', len) || utf8_validate(body, len) < 0)
 		return 1;
 	jsonscan_init(&sc, body, len, PATIENT_JSON_DEPTH_MAX);
-	if (jsonscan_open(&sc, '{') < 0)
-		return 1;
-	for (first = true; !jsonscan_close(&sc, '{', first, &bad); first = false) {
-		char *key;
-		size_t klen;
-
-		if (bad || jsonscan_string(&sc, &key, &klen) < 0 || !jsonscan_take(&sc, ':'))
-			goto out;
-		if (strcmp(key, "patients") != 0) {
-			if (jsonscan_skip(&sc) < 0)
-				goto out;
-			continue;
-		}
-		if (seen || jsonscan_open(&sc, '[') < 0)
-			goto out;
-		seen = true;
-		f = malloc(PATIENT_BATCH_MAX * sizeof(*f));
-		if (!f) {
-			r = -ENOMEM;
-			goto out;
-		}
-		for (bool efirst = true; !jsonscan_close(&sc, '[', efirst, &bad); efirst = false) {
-			if (bad || n == PATIENT_BATCH_MAX || patient_scan_one(&sc, &f[n]) < 0)
-				goto out;
-			n++;
-		}
-	}
-	if (!seen || !jsonscan_at_end(&sc))
-		goto out;
-	r = patient_check_count(out, n, &ok);
-	if (r == 0 && ok)
-		r = patient_check_all(out, f, n, today);
-	r = patient_verdict(out, r);
-	if (r == -EINVAL)
-		r = 1; /* the slow path says which rules, in its words */
-out:
-	free(f);
+	r = patient_batch_scan(&sc, &ps);
 	if (r != 0)
-		patient_batch_free(out);
-	return r;
+		return r;
+	if (!jsonscan_at_end(&sc)) {
+		patient_scan_free(&ps);
+		return 1;
+	}
+	return patient_batch_judge(&ps, today, out);
 }
 
 int patient_batch_parse(const char *body, size_t len, struct date today,

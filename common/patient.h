@@ -95,6 +95,31 @@ int patient_batch_validate(struct json_object *body, struct date today,
 int patient_batch_parse_inplace(char *body, size_t len, struct date today,
 				struct patient_batch *out);
 
+/* The same reader in two steps, for a body inside a larger text whose
+ * rules depend on what may come after it (batchcodec.c: the day an
+ * envelope's received_at names). The text around sc must be what
+ * patient_batch_parse_inplace asks of a body (valid UTF-8, no NUL byte).
+ *
+ * patient_batch_scan reads the one object at sc's position, leaving sc
+ * past it. Returns 0 with ps filled (its strings NUL-terminated in the
+ * text, ps released by patient_batch_judge or patient_scan_free), 1 when
+ * the object is not in the simple form (ps empty, sc anywhere), -ENOMEM. */
+struct patient_fields;
+struct patient_scan {
+	struct patient_fields *f; /* owned: one per element read */
+	size_t n;
+};
+struct jsonscan;
+int patient_batch_scan(struct jsonscan *sc, struct patient_scan *ps);
+
+/* Judges what patient_batch_scan read by the rules, today being today:
+ * returns and fills out as patient_batch_parse_inplace. Releases ps
+ * either way. */
+int patient_batch_judge(struct patient_scan *ps, struct date today, struct patient_batch *out);
+
+/* Releases what ps holds; safe on a zeroed or released one. */
+void patient_scan_free(struct patient_scan *ps);
+
 /* Releases what a batch owns; safe on a zeroed or already freed batch. */
 void patient_batch_free(struct patient_batch *batch);
 

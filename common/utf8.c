@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "swar.h"
+
 /* Decodes the sequence at s[*i], advancing *i past it. Returns the code
  * point, or -1 for anything RFC 3629 forbids. The bounds on the second byte
  * are what rule out overlong forms (E0, F0), surrogates (ED) and values
@@ -69,17 +71,13 @@ int utf8_validate(const char *s, size_t len)
 		 * that is not, and take two-byte letters (U+0080..U+07FF, all
 		 * of Latin) without the general decoder. */
 		if (len - i >= 8) {
-			uint64_t w, high;
+			uint64_t high = swar_high(swar_load(p + i));
 
-			memcpy(&w, p + i, sizeof(w));
-			high = w & UINT64_C(0x8080808080808080);
 			if (high == 0) {
 				i += 8;
 				continue;
 			}
-#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			i += (size_t)__builtin_ctzll(high) / 8;
-#endif
+			i += swar_first(high);
 		}
 		if (p[i] >= 0xc2 && p[i] <= 0xdf && len - i >= 2 && (p[i + 1] & 0xc0) == 0x80) {
 			i += 2;
@@ -91,16 +89,37 @@ int utf8_validate(const char *s, size_t len)
 	return 0;
 }
 
+/* Whether a control character starts at p[i]. */
+static bool utf8_control_at(const unsigned char *p, size_t len, size_t i)
+{
+	if (p[i] < 0x20 || p[i] == 0x7f)
+		return true;
+	/* C1 controls are U+0080..U+009F, encoded C2 80..C2 9F. */
+	return p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f;
+}
+
 bool utf8_has_control(const char *s, size_t len)
 {
 	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
 
-	for (size_t i = 0; i < len; i++) {
-		if (p[i] < 0x20 || p[i] == 0x7f)
+	while (i < len) {
+		/* Every name and e-mail of a batch comes here: eight bytes at
+		 * a time to the first that may start one (a C0 byte, DEL, or
+		 * C2, the lead of C1 and of Latin-1's first letters alike). */
+		if (len - i >= 8) {
+			uint64_t w = swar_load(p + i);
+			uint64_t m = swar_below(w, 0x20) | swar_eq(w, 0x7f) | swar_eq(w, 0xc2);
+
+			if (m == 0) {
+				i += 8;
+				continue;
+			}
+			i += swar_first(m);
+		}
+		if (utf8_control_at(p, len, i))
 			return true;
-		/* C1 controls are U+0080..U+009F, encoded C2 80..C2 9F. */
-		if (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f)
-			return true;
+		i++;
 	}
 	return false;
 }

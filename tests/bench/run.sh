@@ -679,6 +679,9 @@ main() {
 		"$(echo "${w1[0]} - ${w1[5]}" | bc)" \
 		"$(share "${w1[1]}" "${w1[0]}")" "$(share "${w1[4]}" "${w1[0]}")" \
 		"$(share "${w1[2]}" "${w1[0]}")" "$((w1[3] / 1024))"
+	# What the worker costs, apart from the noise the rates carry: its
+	# CPU (user + system, in clock ticks) over the batches it applied.
+	echo "(the worker's own CPU: $(echo "scale=2; 1000 * ${w1[2]} / $BATCHES" | bc) ms per batch of $PER_BATCH patients)"
 	echo
 	echo "scaling: the group formed first on an empty topic, then the same batches produced to it"
 	echo "(p/s: from the first message produced to the last commit; ratio: to the baseline's all p/s;"

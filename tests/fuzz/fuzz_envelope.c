@@ -1,7 +1,8 @@
 /* libFuzzer target: envelope_decode on arbitrary bytes, as the worker sees
  * Kafka message values. A decoded envelope must hold well-formed metadata
  * that encodes and decodes back to itself, and a body that validates
- * without surprises. */
+ * without surprises; the in-place readers and batchcodec_message (the
+ * worker's one pass) agree with it. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,6 +13,7 @@
 
 #include <json-c/json.h>
 
+#include "batchcodec.h"
 #include "envelope.h"
 #include "patient.h"
 #include "uuid7.h"
@@ -51,6 +53,43 @@ static void check_meta_round_trip(const struct envelope_meta *meta)
 	free(value);
 }
 
+static int same_patients(const struct patient_batch *a, const struct patient_batch *b)
+{
+	if (a->count != b->count)
+		return 0;
+	for (size_t i = 0; i < a->count; i++) {
+		const struct patient *x = &a->patients[i], *y = &b->patients[i];
+
+		if (x->code_len != y->code_len || memcmp(x->code, y->code, x->code_len) != 0 ||
+		    x->first_name_len != y->first_name_len ||
+		    memcmp(x->first_name, y->first_name, x->first_name_len) != 0 ||
+		    !same(x->last_name, y->last_name) || !same(x->email, y->email) ||
+		    x->gender != y->gender || strcmp(x->birthdate, y->birthdate) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* What the worker runs (batchcodec_message: the envelope and its body read
+ * in one pass, json-c when that pass gives up): the full path's verdict
+ * and, when valid, its patients, whichever reader decided. */
+static void check_codec(const uint8_t *data, size_t size, int full_env, int full_batch,
+			const struct patient_batch *b)
+{
+	struct batchcodec_message m;
+	int r = batchcodec_message(data, size, &m);
+
+	if (r != -ENOMEM) {
+		if (full_env != 0 && full_env != -ENOMEM)
+			CHECK(r == -EBADMSG);
+		else if (full_batch != -ENOMEM)
+			CHECK(r == full_batch);
+		if (r == 0 && full_batch == 0)
+			CHECK(same_patients(&m.batch, b));
+	}
+	batchcodec_message_free(&m);
+}
+
 /* The worker's in-place path (envelope, then body): whatever it accepts,
  * the full path accepted with the same meta and the same patients. */
 static void check_inplace(const uint8_t *data, size_t size, int full_env, const struct envelope *env,
@@ -78,18 +117,8 @@ static void check_inplace(const uint8_t *data, size_t size, int full_env, const 
 	CHECK(date_parse(fe.meta.received_at, 10, &received) == 0);
 	r = patient_batch_parse_inplace(body, blen, received, &fb);
 	CHECK(r == 0 || r == 1 || r == -ENOMEM);
-	if (r == 0) {
-		CHECK(full_batch == 0 && fb.count == b->count);
-		for (size_t i = 0; i < b->count; i++) {
-			const struct patient *x = &b->patients[i], *y = &fb.patients[i];
-
-			CHECK(x->code_len == y->code_len && memcmp(x->code, y->code, x->code_len) == 0);
-			CHECK(x->first_name_len == y->first_name_len &&
-			      memcmp(x->first_name, y->first_name, x->first_name_len) == 0);
-			CHECK(same(x->last_name, y->last_name) && same(x->email, y->email));
-			CHECK(x->gender == y->gender && strcmp(x->birthdate, y->birthdate) == 0);
-		}
-	}
+	if (r == 0)
+		CHECK(full_batch == 0 && same_patients(b, &fb));
 	patient_batch_free(&fb);
 	envelope_free(&fe);
 }
@@ -105,6 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = envelope_decode((const char *)data, size, &env, err, sizeof(err));
 	if (r != 0) {
 		check_inplace(data, size, r, &env, -1, NULL);
+		check_codec(data, size, r, -1, NULL);
 		CHECK((r == -EBADMSG && err[0]) || r == -ENOMEM);
 		CHECK(!env.root && !env.body);
 		envelope_free(&env);
@@ -123,6 +153,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = patient_batch_validate(env.body, received, &b);
 	CHECK(r == 0 || r == -EINVAL || r == -ENOMEM);
 	check_inplace(data, size, 0, &env, r, &b);
+	check_codec(data, size, 0, r, &b);
 	if (r == 0)
 		CHECK(b.count >= 1 && b.count <= PATIENT_BATCH_MAX && b.error_count == 0);
 	if (r == -EINVAL)

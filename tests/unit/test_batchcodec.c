@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -96,11 +97,71 @@ static void test_message(void **state)
 	}
 }
 
+/* The worker reads the envelope and its body in one pass: whatever order
+ * the members come in, the verdict is the full path's, and the one pass
+ * decides (no json-c document) exactly when the value is in the simple
+ * form. received_at after the body still names the day it is judged by. */
+static void test_message_order(void **state)
+{
+#define RID "\"request_id\":\"0190a0b0-0000-7000-8000-000000000001\""
+#define AT24 "\"received_at\":\"2026-11-24T10:00:00.000Z\""
+#define AT19 "\"received_at\":\"2026-11-19T10:00:00.000Z\""
+#define BODY "\"body\":{\"patients\":[" P1 "," P2 "]}"
+	static const struct {
+		const char *value;
+		int r;
+		bool one_pass; /* decided without json-c */
+	} cases[] = {
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 "," BODY "}", 0, true },
+		/* the body first, its day after it */
+		{ "{" BODY ",\"v\":1,\"tenant\":\"acme\"," RID "," AT24 "}", 0, true },
+		{ "{" BODY ",\"v\":1,\"tenant\":\"acme\"," RID "," AT19 "}", -EINVAL, false },
+		/* a member we do not know, after the body, nested */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 "," BODY
+		  ",\"x\":[true,{\"y\":null}]}", 0, true },
+		/* unknown members inside the body, around the patients */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24
+		  ",\"body\":{\"a\":{\"b\":[true]},\"patients\":[" P1 "],\"c\":\"d\"}}", 0, true },
+		/* an escape in the body: json-c reads it */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 ",\"body\":{\"patients\":["
+		  P1_ESCAPED "]}}", 0, false },
+		/* the body twice: json-c keeps the last, as it always did */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 "," BODY
+		  ",\"body\":{\"patients\":[]}}", -EINVAL, false },
+		/* a body that does not close, or is not an object */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 ",\"body\":{\"patients\":[" P1
+		  "]}", -EBADMSG, false },
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 ",\"body\":[" P1 "]}", -EBADMSG,
+		  false },
+		/* no patients in the body */
+		{ "{\"v\":1,\"tenant\":\"acme\"," RID "," AT24 ",\"body\":{\"x\":1}}", -EINVAL,
+		  false },
+	};
+#undef RID
+#undef AT24
+#undef AT19
+#undef BODY
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct batchcodec_message m;
+		int r = batchcodec_message(cases[i].value, strlen(cases[i].value), &m);
+
+		if (r != cases[i].r)
+			fail_msg("case %zu: %d, want %d (%s)", i, r, cases[i].r, m.why);
+		if (r == 0 && (m.batch.count == 0 || strcmp(m.env.meta.tenant, "acme")))
+			fail_msg("case %zu: %zu patients of %s", i, m.batch.count, m.env.meta.tenant);
+		if (r == 0 && (m.env.root == NULL) != cases[i].one_pass)
+			fail_msg("case %zu: decided %s", i, m.env.root ? "by json-c" : "in one pass");
+		batchcodec_message_free(&m);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_body),
 		cmocka_unit_test(test_message),
+		cmocka_unit_test(test_message_order),
 	};
 	return cmocka_run_group_tests_name("batchcodec", tests, NULL, NULL);
 }

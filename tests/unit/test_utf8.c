@@ -225,11 +225,55 @@ static void test_has_control(void **state)
 		{ "C1 U+0080", B("\xc2\x80"), true },
 		{ "C1 U+009F", B("x\xc2\x9f"), true },
 		{ "lone C2 at end", B("x\xc2"), false },
+		/* Past eight bytes, where words are tested whole. */
+		{ "long plain", B("patient.0000123@example-clinic.es"), false },
+		{ "long, NBSP in every word", B("a\xc2\xa0" "bcdefg\xc2\xa0hijklm\xc2\xa0n"), false },
+		{ "long, DEL in the third word", B("abcdefghijklmnopqrs\x7ftu"), true },
+		{ "C1 across two words", B("abcdefg\xc2\x85hijklmno"), true },
+		{ "NBSP across two words", B("abcdefg\xc2\xa0hijklmno"), false },
+		{ "control after a C2 letter", B("abc\xc2\xa0" "def\x01ghijklm"), true },
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 		if (utf8_has_control(cases[i].s, cases[i].len) != cases[i].want)
 			fail_msg("%s: want %d", cases[i].what, cases[i].want);
+}
+
+/* The rule byte by byte, to hold the word-at-a-time reader to. */
+static bool ref_has_control(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] == 0x7f ||
+		    (p[i] == 0xc2 && i + 1 < len && p[i + 1] >= 0x80 && p[i + 1] <= 0x9f))
+			return true;
+	return false;
+}
+
+/* Every byte value at every position of strings up to 24 bytes, alone and
+ * after a C2 (a C1 pair straddling a word boundary included), in a
+ * buffer of its exact length (ASan sees a read past it). */
+static void test_has_control_positions(void **state)
+{
+	(void)state;
+	for (size_t len = 1; len <= 24; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (int b = 0; b < 256; b++) {
+				unsigned char *p = malloc(len);
+
+				assert_non_null(p);
+				memset(p, 'a', len);
+				p[at] = (unsigned char)b;
+				if (utf8_has_control((char *)p, len) != ref_has_control(p, len))
+					fail_msg("byte %02x at %zu of %zu", b, at, len);
+				if (at > 0) {
+					p[at - 1] = 0xc2;
+					if (utf8_has_control((char *)p, len) != ref_has_control(p, len))
+						fail_msg("C2 %02x at %zu of %zu", b, at, len);
+				}
+				free(p);
+			}
+		}
+	}
 }
 
 static void test_is_blank(void **state)
@@ -268,6 +312,7 @@ int main(void)
 		cmocka_unit_test(test_validate_exhaustive),
 		cmocka_unit_test(test_validate_in_words),
 		cmocka_unit_test(test_has_control),
+		cmocka_unit_test(test_has_control_positions),
 		cmocka_unit_test(test_is_blank),
 	};
 	return cmocka_run_group_tests_name("utf8", tests, NULL, NULL);
