@@ -3,12 +3,8 @@
 #include "daemon.h"
 
 #include <errno.h>
-#ifdef __GLIBC__
-#include <malloc.h>
-#endif
 #include <signal.h>
 #include <stdarg.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -67,37 +63,12 @@ void daemon_fail(const struct daemon_spec *d, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* Each batch decoded or validated allocates about half a megabyte (the
- * envelope's copy, a slot per patient, the validated patients) and frees
- * it. With glibc's defaults the arena's top above twice the largest
- * mmap()ed block freed so far goes back to the kernel on every free, and
- * the next batch faults the same pages in again: a fifth of the time the
- * worker's decoding took in bench_common went to the kernel. Blocks up to
- * 1 MiB come from the arenas, and up to 16 MiB of free top stays: the
- * same pages serve batch after batch, and peak RSS does not move (it is
- * the same working set). Malloc settings an operator put in
- * GLIBC_TUNABLES win. */
-static void daemon_tune_malloc(void)
-{
-#if defined(__GLIBC__) && defined(M_MMAP_THRESHOLD) && defined(M_TRIM_THRESHOLD)
-	const char *t = getenv("GLIBC_TUNABLES");
-
-	if (t && strstr(t, "glibc.malloc."))
-		return;
-	/* A hint: where it is refused (a sanitizer's allocator), nothing
-	 * changes but the speed. */
-	(void)mallopt(M_MMAP_THRESHOLD, 1 << 20);
-	(void)mallopt(M_TRIM_THRESHOLD, 16 << 20);
-#endif
-}
-
 bool daemon_start(const struct daemon_spec *d, void *cfg, struct daemon_common *c, int argc,
 		  char **argv, int *status)
 {
 	char err[600];
 	int level, r;
 
-	daemon_tune_malloc();
 	*status = EXITCODE_USAGE;
 	if (settings_load(d->settings, d->nsettings, cfg, argc, argv, err, sizeof(err)) < 0) {
 		daemon_fail(d, "%s", err);

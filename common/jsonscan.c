@@ -31,6 +31,12 @@ bool jsonscan_take(struct jsonscan *s, char c)
 	return false;
 }
 
+char jsonscan_peek(struct jsonscan *s)
+{
+	jsonscan_ws(s);
+	return s->p < s->end ? *s->p : '\0';
+}
+
 bool jsonscan_word(struct jsonscan *s, const char *word)
 {
 	size_t n = strlen(word);

@@ -22,6 +22,10 @@ void jsonscan_init(struct jsonscan *s, char *text, size_t len, int max_depth);
 /* Skips whitespace; true when the next byte is c (then consumed). */
 bool jsonscan_take(struct jsonscan *s, char c);
 
+/* Skips whitespace; the next byte, not consumed, or '\0' at the end (the
+ * text holds no NUL). */
+char jsonscan_peek(struct jsonscan *s);
+
 /* True when the next token is the word (true, false, null), consumed. */
 bool jsonscan_word(struct jsonscan *s, const char *word);
 

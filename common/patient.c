@@ -448,6 +448,18 @@ out:
 	return patient_verdict(b, r);
 }
 
+/* Whether the key read (klen bytes, no NUL among them) is name. A few
+ * bytes compared in line: strcmp, called once a field, was 5% of the
+ * worker's CPU samples. */
+static bool patient_key_is(const char *key, size_t klen, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < klen && key[i] == name[i]; i++)
+		;
+	return i == klen && name[i] == '\0';
+}
+
 /* One patient object in the simple form; -1 to fall back (a field named
  * twice: json-c would keep the last, the rules must see the same). */
 static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
@@ -465,10 +477,10 @@ static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
 
 		if (bad || jsonscan_string(sc, &key, &klen) < 0 || !jsonscan_take(sc, ':'))
 			return -1;
-		/* The names start with distinct letters: one strcmp at most. */
+		/* The names start with distinct letters: one comparison at most. */
 		for (size_t k = 0; k < PATIENT_F_COUNT; k++) {
 			if (key[0] == patient_field_names[k][0] &&
-			    strcmp(key, patient_field_names[k]) == 0) {
+			    patient_key_is(key, klen, patient_field_names[k])) {
 				v = &f->v[k];
 				break;
 			}
@@ -480,15 +492,19 @@ static int patient_scan_one(struct jsonscan *sc, struct patient_fields *f)
 		}
 		if (v->kind != PATIENT_VALUE_ABSENT)
 			return -1;
-		if (jsonscan_word(sc, "null")) {
-			v->kind = PATIENT_VALUE_NULL;
-		} else if (jsonscan_string(sc, &str, &slen) == 0) {
+		/* Nearly every value is a string: looked at first, without
+		 * a comparison with "null" (strlen and memcmp) for each. */
+		if (jsonscan_peek(sc) == '"') {
+			if (jsonscan_string(sc, &str, &slen) < 0)
+				return -1; /* an escape: the slow path reads it */
 			v->kind = PATIENT_VALUE_STRING;
 			v->s = str;
 			v->n = slen;
 			/* Unescaped bytes between quotes of the body checked
 			 * below: the same bytes, already known good. */
 			v->checked = true;
+		} else if (jsonscan_word(sc, "null")) {
+			v->kind = PATIENT_VALUE_NULL;
 		} else {
 			return -1; /* a wrong type: the slow path names it */
 		}

@@ -141,12 +141,47 @@ static void test_skip(void **state)
 	}
 }
 
+/* peek: past whitespace to the next byte, which stays where it is. */
+static void test_peek(void **state)
+{
+	static const struct {
+		const char *text;
+		char want;
+		long at; /* where the reader is after it */
+	} cases[] = {
+		{ "\"a\"", '"', 0 },
+		{ " \t\r\n null", 'n', 5 },
+		{ "", '\0', 0 },
+		{ "   ", '\0', 3 },
+		{ "}", '}', 0 },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		size_t n = strlen(cases[i].text);
+		char *text = malloc(n + 1);
+		struct jsonscan sc;
+		char c;
+
+		assert_non_null(text);
+		memcpy(text, cases[i].text, n + 1);
+		jsonscan_init(&sc, text, n, 4);
+		c = jsonscan_peek(&sc);
+		if (c != cases[i].want || sc.p != text + cases[i].at)
+			fail_msg("case %zu: '%c' at %td", i, c, sc.p - text);
+		/* Twice: nothing was consumed. */
+		if (jsonscan_peek(&sc) != c)
+			fail_msg("case %zu: consumed", i);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_string_bytes),
 		cmocka_unit_test(test_string_unterminated),
 		cmocka_unit_test(test_skip),
+		cmocka_unit_test(test_peek),
 	};
 	return cmocka_run_group_tests_name("jsonscan", tests, NULL, NULL);
 }

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -69,11 +70,54 @@ static void test_growth(void **state)
 	assert_null(a.buf);
 }
 
+/* Values up to 24 bytes with a quote, a backslash or any other byte at
+ * every position (the word-at-a-time copy and its tail), each held to the
+ * rule byte by byte, in a buffer of its exact length (ASan sees a read
+ * past it). */
+static void test_every_position(void **state)
+{
+	const unsigned char bytes[] = { '"', '\\', 'a', 0x00, 0x7f, 0x80, 0xff };
+	struct pgarray a = { 0 };
+
+	(void)state;
+	for (size_t len = 1; len <= 24; len++) {
+		for (size_t at = 0; at < len; at++) {
+			for (size_t b = 0; b < sizeof(bytes); b++) {
+				char *v = malloc(len), want[64];
+				size_t o = 0;
+
+				assert_non_null(v);
+				memset(v, 'x', len);
+				v[at] = (char)bytes[b];
+				if (at + 2 < len)
+					v[at + 2] = '\\'; /* two in one word */
+				want[o++] = '{';
+				want[o++] = '"';
+				for (size_t k = 0; k < len; k++) {
+					if (v[k] == '"' || v[k] == '\\')
+						want[o++] = '\\';
+					want[o++] = v[k];
+				}
+				want[o++] = '"';
+				want[o++] = '}';
+				assert_int_equal(pgarray_begin(&a), 0);
+				assert_int_equal(pgarray_add(&a, v, len), 0);
+				assert_int_equal(pgarray_end(&a), 0);
+				if (a.len + 1 != o || memcmp(a.buf, want, o) != 0)
+					fail_msg("byte %02x at %zu of %zu", bytes[b], at, len);
+				free(v);
+			}
+		}
+	}
+	pgarray_free(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_literals),
 		cmocka_unit_test(test_growth),
+		cmocka_unit_test(test_every_position),
 	};
 	return cmocka_run_group_tests_name("pgarray", tests, NULL, NULL);
 }
