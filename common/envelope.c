@@ -415,7 +415,9 @@ static int envelope_scan_field(struct jsonscan *sc, int k, struct envelope *out,
 		sc->p--; /* let the reader or skip open it, counting the depth */
 		if (b->read) {
 			r = b->read(sc, b->arg);
-			return r == -ENOMEM ? r : r == 0 ? 0 : -1;
+			if (r == -ENOMEM)
+				return r;
+			return r == 0 ? 0 : -1;
 		}
 		b->start = sc->p;
 		if (jsonscan_skip(sc) < 0)

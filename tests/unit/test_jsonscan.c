@@ -97,6 +97,19 @@ static void test_string_unterminated(void **state)
 	}
 }
 
+/* A scanner over a writable copy of text (NUL-terminated, as the readers
+ * leave it), nesting at most 4; the copy is the caller's to free. */
+static char *scan_copy(const char *text, struct jsonscan *sc)
+{
+	size_t n = strlen(text);
+	char *copy = malloc(n + 1);
+
+	assert_non_null(copy);
+	memcpy(copy, text, n + 1);
+	jsonscan_init(sc, copy, n, 4);
+	return copy;
+}
+
 /* Skipping reads past a value and leaves its text intact (the envelope
  * hands the body it skipped to the patient reader as it was); what it
  * cannot skip, it refuses. */
@@ -120,22 +133,16 @@ static void test_skip(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t n = strlen(cases[i].text);
-		char *text = malloc(n + 1);
 		struct jsonscan sc;
-		int r;
-
-		assert_non_null(text);
-		memcpy(text, cases[i].text, n + 1);
-		jsonscan_init(&sc, text, n, 4);
-		r = jsonscan_skip(&sc);
+		char *text = scan_copy(cases[i].text, &sc);
+		int r = jsonscan_skip(&sc);
 		if (cases[i].rest < 0) {
 			if (r != -1)
 				fail_msg("case %zu: skipped", i);
 		} else if (r != 0 || sc.p != text + cases[i].rest) {
 			fail_msg("case %zu: got %d, stopped at %td", i, r, sc.p - text);
 		}
-		if (memcmp(text, cases[i].text, n + 1) != 0)
+		if (strcmp(text, cases[i].text) != 0)
 			fail_msg("case %zu: the text was changed", i);
 		free(text);
 	}
@@ -157,15 +164,9 @@ static void test_peek(void **state)
 	};
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t n = strlen(cases[i].text);
-		char *text = malloc(n + 1);
 		struct jsonscan sc;
-		char c;
-
-		assert_non_null(text);
-		memcpy(text, cases[i].text, n + 1);
-		jsonscan_init(&sc, text, n, 4);
-		c = jsonscan_peek(&sc);
+		char *text = scan_copy(cases[i].text, &sc);
+		char c = jsonscan_peek(&sc);
 		if (c != cases[i].want || sc.p != text + cases[i].at)
 			fail_msg("case %zu: '%c' at %td", i, c, sc.p - text);
 		/* Twice: nothing was consumed. */
